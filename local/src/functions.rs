@@ -1,0 +1,286 @@
+//! The function registry: function name → in-process invoker, exactly as Lambda sees a function
+//! (JSON event in, JSON result out).
+//!
+//! Every trigger of the local gateway (HTTP API, WebSocket API, stream mapping, Lambda Invoke
+//! API) goes through [`Functions::invoke`], so a function crate's handler receives the same JSON
+//! it would receive in the cloud, deserialized into its own event type. Each invocation runs in
+//! its own task: a panicking handler becomes a function error, as under `lambda_runtime`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// What an invocation resolves to.
+pub type FunctionResult = Result<Value, FunctionError>;
+
+/// A function as Lambda sees it: JSON event in, JSON result (or a function error) out.
+pub type Invoker = Arc<dyn Fn(Value) -> BoxFuture<'static, FunctionResult> + Send + Sync>;
+
+/// A function error, as Lambda reports it (`{"errorType", "errorMessage"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    /// The error's type (`lambda_runtime` uses the Rust type name).
+    pub error_type: String,
+    /// The error's message.
+    pub error_message: String,
+}
+
+impl FunctionError {
+    /// An error of `error_type` with `error_message`.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+        }
+    }
+
+    /// The error payload Lambda returns for an unhandled function error.
+    pub fn to_lambda_json(&self) -> Value {
+        json!({ "errorMessage": self.error_message, "errorType": self.error_type })
+    }
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+impl std::error::Error for FunctionError {}
+
+/// Why [`Functions::invoke`] produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeError {
+    /// No function is registered under that name.
+    NotFound(String),
+    /// The function ran and failed (returned an error or panicked).
+    Failed(FunctionError),
+}
+
+impl fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(name) => write!(f, "function not found: {name}"),
+            Self::Failed(error) => write!(f, "function error: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for InvokeError {}
+
+/// The functions the local gateway can invoke, by name (the crate / CDK function name).
+#[derive(Clone, Default)]
+pub struct Functions {
+    invokers: HashMap<String, Invoker>,
+}
+
+impl fmt::Debug for Functions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.names().collect();
+        names.sort_unstable();
+        f.debug_struct("Functions").field("names", &names).finish()
+    }
+}
+
+impl Functions {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers (or replaces) `name` with a raw JSON invoker.
+    pub fn insert<F, Fut>(&mut self, name: impl Into<String>, invoker: F)
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = FunctionResult> + Send + 'static,
+    {
+        self.invokers
+            .insert(name.into(), Arc::new(move |event| invoker(event).boxed()));
+    }
+
+    /// Registers a handler that never fails (HTTP and WebSocket handlers, `ws-broadcast`): the
+    /// event is deserialized into `E` (a mismatch is a function error, as in Lambda) and the
+    /// result serialized back to JSON.
+    ///
+    /// ```ignore
+    /// let state = Arc::new(servers::State::new(/* ... */));
+    /// functions.insert_handler("servers", move |event| {
+    ///     let state = state.clone();
+    ///     async move { servers::handle(&state, event).await }
+    /// });
+    /// ```
+    pub fn insert_handler<E, R, F, Fut>(&mut self, name: impl Into<String>, handler: F)
+    where
+        E: DeserializeOwned + Send + 'static,
+        R: Serialize,
+        F: Fn(E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.insert(name, move |event: Value| {
+            let handler = handler.clone();
+            async move {
+                let event = deserialize_event::<E>(event)?;
+                serialize_result(&handler(event).await)
+            }
+        });
+    }
+
+    /// Registers a handler whose error is a Lambda function error (`auth-hooks`: Cognito then
+    /// rejects the operation).
+    pub fn insert_fallible_handler<E, R, Er, F, Fut>(&mut self, name: impl Into<String>, handler: F)
+    where
+        E: DeserializeOwned + Send + 'static,
+        R: Serialize,
+        Er: std::error::Error,
+        F: Fn(E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Er>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.insert(name, move |event: Value| {
+            let handler = handler.clone();
+            async move {
+                let event = deserialize_event::<E>(event)?;
+                match handler(event).await {
+                    Ok(result) => serialize_result(&result),
+                    Err(error) => Err(FunctionError::new(
+                        std::any::type_name::<Er>(),
+                        error.to_string(),
+                    )),
+                }
+            }
+        });
+    }
+
+    /// True when `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.invokers.contains_key(name)
+    }
+
+    /// The registered names, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.invokers.keys().map(String::as_str)
+    }
+
+    /// Invokes `name` with `event` in its own task.
+    pub async fn invoke(&self, name: &str, event: Value) -> Result<Value, InvokeError> {
+        let invoker = self
+            .invokers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InvokeError::NotFound(name.to_owned()))?;
+        let started = std::time::Instant::now();
+        let outcome = tokio::spawn(std::panic::AssertUnwindSafe(invoker(event)).catch_unwind()).await;
+        let result = match outcome {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(FunctionError::new("Panic", panic_message(panic.as_ref()))),
+            Err(join_error) => Err(FunctionError::new("Runtime.ExitError", join_error.to_string())),
+        };
+        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(_) => tracing::debug!(function = name, duration_ms = millis, "invoked"),
+            Err(error) => tracing::warn!(
+                function = name,
+                duration_ms = millis,
+                error_type = %error.error_type,
+                error_message = %error.error_message,
+                "function error"
+            ),
+        }
+        result.map_err(InvokeError::Failed)
+    }
+}
+
+fn deserialize_event<E: DeserializeOwned>(event: Value) -> Result<E, FunctionError> {
+    serde_json::from_value(event).map_err(|error| {
+        FunctionError::new(
+            "Runtime.UnmarshalError",
+            format!("failed to deserialize the incoming data into the function's payload type: {error}"),
+        )
+    })
+}
+
+fn serialize_result<R: Serialize>(result: &R) -> FunctionResult {
+    serde_json::to_value(result)
+        .map_err(|error| FunctionError::new("Runtime.MarshalError", error.to_string()))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the handler panicked".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Ping {
+        n: u32,
+    }
+
+    #[derive(Debug)]
+    struct Refused;
+
+    impl fmt::Display for Refused {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("handle is taken")
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    fn registry() -> Functions {
+        let mut functions = Functions::new();
+        functions.insert_handler("double", |ping: Ping| async move { json!({ "n": ping.n * 2 }) });
+        functions.insert_fallible_handler("refuse", |_: Value| async move { Err::<Value, _>(Refused) });
+        functions.insert("panic", |_| async move { panic!("boom") });
+        functions
+    }
+
+    #[tokio::test]
+    async fn invokes_a_typed_handler_with_json_in_and_out() {
+        let result = registry().invoke("double", json!({ "n": 21 })).await.unwrap();
+        assert_eq!(result, json!({ "n": 42 }));
+    }
+
+    #[tokio::test]
+    async fn reports_an_event_that_does_not_deserialize_as_a_function_error() {
+        let error = registry().invoke("double", json!({ "n": "x" })).await.unwrap_err();
+        let InvokeError::Failed(error) = error else { panic!("{error:?}") };
+        assert_eq!(error.error_type, "Runtime.UnmarshalError");
+    }
+
+    #[tokio::test]
+    async fn reports_a_handler_error_with_its_type_name() {
+        let error = registry().invoke("refuse", json!({})).await.unwrap_err();
+        assert_eq!(
+            error,
+            InvokeError::Failed(FunctionError::new(std::any::type_name::<Refused>(), "handle is taken"))
+        );
+    }
+
+    #[tokio::test]
+    async fn turns_a_panic_into_a_function_error() {
+        let error = registry().invoke("panic", json!({})).await.unwrap_err();
+        assert_eq!(error, InvokeError::Failed(FunctionError::new("Panic", "boom")));
+    }
+
+    #[tokio::test]
+    async fn reports_an_unknown_function() {
+        let error = registry().invoke("nope", json!({})).await.unwrap_err();
+        assert_eq!(error, InvokeError::NotFound("nope".to_owned()));
+    }
+}

@@ -1,0 +1,109 @@
+//! Live WebSocket connections and their per-server subscriptions (the fan-out index).
+
+use super::{Index, Store, StoreError, Stored};
+use crate::clock;
+use crate::domain::CONNECTION_TTL_SECONDS;
+use crate::keys;
+use crate::model::{Connection, Member, Subscription};
+
+/// Where to send a server's event: one subscribed connection.
+pub type SubscriptionTarget = Subscription;
+
+impl Store {
+    /// Records a new connection and subscribes it to each of the user's servers.
+    pub async fn put_connection(&self, connection: &Connection) -> Result<Vec<String>, StoreError> {
+        let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
+        let memberships: Vec<Member> = self.query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id)).await?;
+        let server_ids: Vec<String> = memberships.into_iter().map(|member| member.server_id).collect();
+        let mut items = vec![Self::item(
+            &Stored::new(keys::connection(&connection.connection_id), connection)
+                .with_gsi1(keys::connection_gsi1(&connection.user_id, &connection.connection_id))
+                .with_ttl(expires_at),
+        )?];
+        for server_id in &server_ids {
+            items.push(Self::item(&subscription_item(server_id, connection, expires_at))?);
+        }
+        self.put_batch(items).await?;
+        Ok(server_ids)
+    }
+
+    /// A live connection by id.
+    pub async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        Ok(self.get::<Connection>(&keys::connection(connection_id)).await?.map(|stored| stored.data))
+    }
+
+    /// Deletes a connection and all its subscriptions (on `$disconnect` or a 410 Gone).
+    /// Idempotent: deleting a connection that is already gone succeeds.
+    pub async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        let Some(connection) = self.get_connection_even_expired(connection_id).await? else {
+            return Ok(());
+        };
+        let memberships: Vec<Member> = self.query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id)).await?;
+        let mut doomed: Vec<keys::Key> = memberships
+            .iter()
+            .map(|member| keys::subscription(&member.server_id, connection_id))
+            .collect();
+        doomed.push(keys::connection(connection_id));
+        self.delete_batch(doomed).await
+    }
+
+    /// The connection item regardless of TTL: cleanup must also remove expired leftovers.
+    async fn get_connection_even_expired(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_attributes(&keys::connection(connection_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| StoreError::from_sdk(&error))?;
+        output.item.map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).transpose()
+    }
+
+    /// A user's live connections (GSI1; a socket opened a moment ago may be missing).
+    pub async fn connections_of_user(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
+        self.query_prefix(Index::Gsi1, &keys::connections_of(user_id)).await
+    }
+
+    /// Subscribes every live connection of a user to a server (after joining or creating it).
+    pub async fn subscribe_user(&self, server_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
+        let items = self
+            .connections_of_user(user_id)
+            .await?
+            .iter()
+            .map(|connection| Self::item(&subscription_item(server_id, connection, expires_at)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.put_batch(items).await
+    }
+
+    /// Removes a user's subscriptions to a server (leaving or being removed).
+    pub async fn unsubscribe_user(&self, server_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let doomed = self
+            .subscriptions_of_server(server_id)
+            .await?
+            .into_iter()
+            .filter(|subscription| subscription.user_id == user_id)
+            .map(|subscription| keys::subscription(server_id, &subscription.connection_id))
+            .collect();
+        self.delete_batch(doomed).await
+    }
+
+    /// Every live subscription to a server's events: the audience of a fan-out.
+    pub async fn subscriptions_of_server(&self, server_id: &str) -> Result<Vec<Subscription>, StoreError> {
+        self.query_prefix(Index::Table, &keys::subscriptions_of(server_id)).await
+    }
+}
+
+fn subscription_item(server_id: &str, connection: &Connection, expires_at: i64) -> Stored<Subscription> {
+    Stored::new(
+        keys::subscription(server_id, &connection.connection_id),
+        Subscription {
+            server_id: server_id.to_owned(),
+            connection_id: connection.connection_id.clone(),
+            user_id: connection.user_id.clone(),
+        },
+    )
+    .with_ttl(expires_at)
+}
