@@ -10,8 +10,13 @@ pub fn now_rfc3339() -> String {
 
 /// Formats a time as RFC 3339 (UTC, milliseconds).
 pub fn rfc3339(at: OffsetDateTime) -> String {
-    let millis = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000).unwrap_or(at);
-    millis.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+    let millis = at
+        .replace_nanosecond(u32::from(at.millisecond()) * 1_000_000)
+        .unwrap_or(at);
+    millis
+        .to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// The current time in epoch seconds.
@@ -21,7 +26,9 @@ pub fn now_epoch_seconds() -> i64 {
 
 /// Epoch seconds as RFC 3339 (for TTL attributes shown to clients).
 pub fn epoch_to_rfc3339(seconds: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(seconds).map(rfc3339).unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map(rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -30,7 +37,8 @@ mod tests {
 
     #[test]
     fn formats_utc_with_milliseconds() {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(1_764_779_022_123_456_789).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at =
+            OffsetDateTime::from_unix_timestamp_nanos(1_764_779_022_123_456_789).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(rfc3339(at), "2025-12-03T16:23:42.123Z");
     }
 

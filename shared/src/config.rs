@@ -9,7 +9,9 @@ use std::env;
 pub struct ConfigError(pub &'static str);
 
 fn required(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
-    lookup(name).filter(|value| !value.trim().is_empty()).ok_or(ConfigError(name))
+    lookup(name)
+        .filter(|value| !value.trim().is_empty())
+        .ok_or(ConfigError(name))
 }
 
 fn from_process_env(name: &str) -> Option<String> {
@@ -31,7 +33,9 @@ impl TableConfig {
 
     /// Reads from any lookup (tests pass a map instead of mutating the process environment).
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { table_name: required(lookup, "TABLE_NAME")? })
+        Ok(Self {
+            table_name: required(lookup, "TABLE_NAME")?,
+        })
     }
 }
 
@@ -51,7 +55,9 @@ impl ConnectionsConfig {
 
     /// Reads from any lookup.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { endpoint: required(lookup, "CONNECTIONS_ENDPOINT")? })
+        Ok(Self {
+            endpoint: required(lookup, "CONNECTIONS_ENDPOINT")?,
+        })
     }
 }
 
@@ -121,7 +127,10 @@ mod tests {
             ("USER_POOL_JWKS_URL", "https://issuer/.well-known/jwks.json"),
             ("USER_POOL_CLIENT_IDS", "a, b,,"),
         ]));
-        assert_eq!(config.map(|c| c.client_ids).ok(), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(
+            config.map(|c| c.client_ids).ok(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<String, ApiError
     let trimmed = name.trim();
     let chars = trimmed.chars().count();
     if chars == 0 {
-        return Err(ApiError::unprocessable("name_empty", format!("{field} must not be empty")));
+        return Err(ApiError::unprocessable(
+            "name_empty",
+            format!("{field} must not be empty"),
+        ));
     }
     if chars > MAX_NAME_CHARS {
         return Err(ApiError::unprocessable(
@@ -53,11 +56,16 @@ pub fn validate_content(content: &str) -> Result<(), ApiError> {
 pub fn validate_nonce(nonce: &str) -> Result<(), ApiError> {
     let valid = !nonce.is_empty()
         && nonce.len() <= MAX_NONCE_CHARS
-        && nonce.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        && nonce
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
     if valid {
         Ok(())
     } else {
-        Err(ApiError::bad_request("invalid_nonce", "nonce must be 1-64 characters of A-Z, a-z, 0-9, _ or -"))
+        Err(ApiError::bad_request(
+            "invalid_nonce",
+            "nonce must be 1-64 characters of A-Z, a-z, 0-9, _ or -",
+        ))
     }
 }
 
@@ -66,7 +74,10 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
     let Some(raw) = raw else { return Ok(DEFAULT_PAGE_LIMIT) };
     match raw.parse::<u32>() {
         Ok(limit) if (1..=MAX_PAGE_LIMIT).contains(&limit) => Ok(limit),
-        _ => Err(ApiError::bad_request("invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE_LIMIT}"))),
+        _ => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be an integer from 1 to {MAX_PAGE_LIMIT}"),
+        )),
     }
 }
 
@@ -77,12 +88,20 @@ mod tests {
     #[test]
     fn content_bounds_count_characters_not_bytes() {
         assert!(validate_content(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok());
-        assert_eq!(validate_content(&"x".repeat(MAX_MESSAGE_CHARS + 1)).err().map(|e| e.code()), Some("content_too_long"));
+        assert_eq!(
+            validate_content(&"x".repeat(MAX_MESSAGE_CHARS + 1))
+                .err()
+                .map(|e| e.code()),
+            Some("content_too_long")
+        );
     }
 
     #[test]
     fn whitespace_only_content_is_empty() {
-        assert_eq!(validate_content(" \n\t ").err().map(|e| e.code()), Some("content_empty"));
+        assert_eq!(
+            validate_content(" \n\t ").err().map(|e| e.code()),
+            Some("content_empty")
+        );
         assert_eq!(validate_content("").err().map(|e| e.code()), Some("content_empty"));
     }
 
@@ -90,7 +109,10 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(validate_name("name", "  general ").ok().as_deref(), Some("general"));
         assert_eq!(validate_name("name", "   ").err().map(|e| e.code()), Some("name_empty"));
-        assert_eq!(validate_name("name", &"n".repeat(101)).err().map(|e| e.code()), Some("name_too_long"));
+        assert_eq!(
+            validate_name("name", &"n".repeat(101)).err().map(|e| e.code()),
+            Some("name_too_long")
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub fn query_param<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Resu
     match request.query_string_parameters.all(name) {
         None => Ok(None),
         Some(values) if values.len() == 1 => Ok(values.first().copied()),
-        Some(_) => Err(ApiError::bad_request("invalid_query", format!("{name} may be given once"))),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} may be given once"),
+        )),
     }
 }
 
@@ -82,7 +85,10 @@ pub fn json_body<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Resu
 /// serde's data errors name the field and expectation ("missing field `name`") without echoing input.
 fn data_error_message(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    text.split(" at line ").next().unwrap_or("body does not match the expected shape").to_owned()
+    text.split(" at line ")
+        .next()
+        .unwrap_or("body does not match the expected shape")
+        .to_owned()
 }
 
 /// A JSON response with the given status.
@@ -98,7 +104,9 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> ApiGatewayV2h
 pub fn error_response(error: &ApiError) -> ApiGatewayV2httpResponse {
     let status = error.status();
     if status.is_server_error() {
-        let source = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+        let source = std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         tracing::error!(error = %source, "request failed");
     }
     let mut headers = HeaderMap::new();
@@ -173,11 +181,17 @@ mod tests {
     fn unauthorized_carries_www_authenticate() {
         let response = error_response(&ApiError::Unauthorized);
         assert_eq!(response.status_code, 401);
-        assert_eq!(response.headers.get(WWW_AUTHENTICATE).map(HeaderValue::as_bytes), Some(&b"Bearer"[..]));
+        assert_eq!(
+            response.headers.get(WWW_AUTHENTICATE).map(HeaderValue::as_bytes),
+            Some(&b"Bearer"[..])
+        );
     }
 
     #[test]
     fn caller_without_claims_is_unauthorized() {
-        assert!(matches!(caller_id(&ApiGatewayV2httpRequest::default()), Err(ApiError::Unauthorized)));
+        assert!(matches!(
+            caller_id(&ApiGatewayV2httpRequest::default()),
+            Err(ApiError::Unauthorized)
+        ));
     }
 }

@@ -2,11 +2,18 @@
 //! creation time and history paging is a key condition rather than a filter.
 
 use rand::RngExt as _;
-use ulid::Ulid;
+use std::sync::Mutex;
 
-/// A fresh ULID as its canonical 26-character string.
+use ulid::{Generator, Ulid};
+
+/// One generator per process, so ids made in the same millisecond still increase.
+static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
+
+/// A fresh ULID as its canonical 26-character string, increasing within this process.
 pub fn new_id() -> String {
-    Ulid::generate().to_string()
+    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Overflow needs 2^80 ids in one millisecond; fall back to a plain random ULID regardless.
+    generator.generate().unwrap_or_else(|_| Ulid::generate()).to_string()
 }
 
 /// Whether `id` is a canonical (upper-case Crockford base32) ULID.
@@ -47,11 +54,9 @@ mod tests {
 
     #[test]
     fn new_ids_are_ulids_and_sort_by_time() {
-        let first = new_id();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = new_id();
-        assert!(is_ulid(&first));
-        assert!(first < second);
+        let ids: Vec<String> = (0..1000).map(|_| new_id()).collect();
+        assert!(ids.iter().all(|id| is_ulid(id)));
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]

@@ -71,17 +71,26 @@ pub fn server(server_id: &str) -> Key {
 
 /// `SERVER#<serverId>` / `MEMBER#<userId>`.
 pub fn member(server_id: &str, user_id: &str) -> Key {
-    key(format!("{SERVER_PREFIX}{server_id}"), format!("{MEMBER_PREFIX}{user_id}"))
+    key(
+        format!("{SERVER_PREFIX}{server_id}"),
+        format!("{MEMBER_PREFIX}{user_id}"),
+    )
 }
 
 /// GSI1 of a membership: `USER#<userId>` / `SERVER#<serverId>` (my servers).
 pub fn member_gsi1(user_id: &str, server_id: &str) -> Gsi1Key {
-    Gsi1Key { pk: format!("{USER_PREFIX}{user_id}"), sk: format!("{SERVER_PREFIX}{server_id}") }
+    Gsi1Key {
+        pk: format!("{USER_PREFIX}{user_id}"),
+        sk: format!("{SERVER_PREFIX}{server_id}"),
+    }
 }
 
 /// `SERVER#<serverId>` / `SUB#<connectionId>`.
 pub fn subscription(server_id: &str, connection_id: &str) -> Key {
-    key(format!("{SERVER_PREFIX}{server_id}"), format!("{SUBSCRIPTION_PREFIX}{connection_id}"))
+    key(
+        format!("{SERVER_PREFIX}{server_id}"),
+        format!("{SUBSCRIPTION_PREFIX}{connection_id}"),
+    )
 }
 
 /// `CHANNEL#<channelId>` / `META`.
@@ -91,12 +100,18 @@ pub fn channel(channel_id: &str) -> Key {
 
 /// GSI1 of a channel: `SERVER#<serverId>` / `CHANNEL#<channelId>` (a server's channels).
 pub fn channel_gsi1(server_id: &str, channel_id: &str) -> Gsi1Key {
-    Gsi1Key { pk: format!("{SERVER_PREFIX}{server_id}"), sk: format!("{CHANNEL_PREFIX}{channel_id}") }
+    Gsi1Key {
+        pk: format!("{SERVER_PREFIX}{server_id}"),
+        sk: format!("{CHANNEL_PREFIX}{channel_id}"),
+    }
 }
 
 /// `CHANNEL#<channelId>` / `MSG#<messageId>`.
 pub fn message(channel_id: &str, message_id: &str) -> Key {
-    key(format!("{CHANNEL_PREFIX}{channel_id}"), format!("{MESSAGE_PREFIX}{message_id}"))
+    key(
+        format!("{CHANNEL_PREFIX}{channel_id}"),
+        format!("{MESSAGE_PREFIX}{message_id}"),
+    )
 }
 
 /// `NONCE#<channelId>#<userId>#<nonce>` / `NONCE`. Nonces are validated to exclude `#`.
@@ -111,7 +126,10 @@ pub fn invite(code: &str) -> Key {
 
 /// GSI1 of an invite: `SERVER#<serverId>` / `INVITE#<code>` (a server's invites).
 pub fn invite_gsi1(server_id: &str, code: &str) -> Gsi1Key {
-    Gsi1Key { pk: format!("{SERVER_PREFIX}{server_id}"), sk: format!("{INVITE_PREFIX}{code}") }
+    Gsi1Key {
+        pk: format!("{SERVER_PREFIX}{server_id}"),
+        sk: format!("{INVITE_PREFIX}{code}"),
+    }
 }
 
 /// `CONN#<connectionId>` / `CONN`.
@@ -121,7 +139,10 @@ pub fn connection(connection_id: &str) -> Key {
 
 /// GSI1 of a connection: `USER#<userId>` / `CONN#<connectionId>` (a user's live sockets).
 pub fn connection_gsi1(user_id: &str, connection_id: &str) -> Gsi1Key {
-    Gsi1Key { pk: format!("{USER_PREFIX}{user_id}"), sk: format!("{CONNECTION_PREFIX}{connection_id}") }
+    Gsi1Key {
+        pk: format!("{USER_PREFIX}{user_id}"),
+        sk: format!("{CONNECTION_PREFIX}{connection_id}"),
+    }
 }
 
 /// A key condition on one partition: exact partition, sort key starting with a prefix.
@@ -146,27 +167,42 @@ pub struct RangeQuery {
 
 /// A server's members (base table).
 pub fn members_of(server_id: &str) -> PrefixQuery {
-    PrefixQuery { pk: format!("{SERVER_PREFIX}{server_id}"), sk_prefix: MEMBER_PREFIX.to_owned() }
+    PrefixQuery {
+        pk: format!("{SERVER_PREFIX}{server_id}"),
+        sk_prefix: MEMBER_PREFIX.to_owned(),
+    }
 }
 
 /// A server's subscribed connections (base table).
 pub fn subscriptions_of(server_id: &str) -> PrefixQuery {
-    PrefixQuery { pk: format!("{SERVER_PREFIX}{server_id}"), sk_prefix: SUBSCRIPTION_PREFIX.to_owned() }
+    PrefixQuery {
+        pk: format!("{SERVER_PREFIX}{server_id}"),
+        sk_prefix: SUBSCRIPTION_PREFIX.to_owned(),
+    }
 }
 
 /// A user's memberships (GSI1).
 pub fn servers_of(user_id: &str) -> PrefixQuery {
-    PrefixQuery { pk: format!("{USER_PREFIX}{user_id}"), sk_prefix: SERVER_PREFIX.to_owned() }
+    PrefixQuery {
+        pk: format!("{USER_PREFIX}{user_id}"),
+        sk_prefix: SERVER_PREFIX.to_owned(),
+    }
 }
 
 /// A user's live connections (GSI1).
 pub fn connections_of(user_id: &str) -> PrefixQuery {
-    PrefixQuery { pk: format!("{USER_PREFIX}{user_id}"), sk_prefix: CONNECTION_PREFIX.to_owned() }
+    PrefixQuery {
+        pk: format!("{USER_PREFIX}{user_id}"),
+        sk_prefix: CONNECTION_PREFIX.to_owned(),
+    }
 }
 
 /// A server's channels (GSI1).
 pub fn channels_of(server_id: &str) -> PrefixQuery {
-    PrefixQuery { pk: format!("{SERVER_PREFIX}{server_id}"), sk_prefix: CHANNEL_PREFIX.to_owned() }
+    PrefixQuery {
+        pk: format!("{SERVER_PREFIX}{server_id}"),
+        sk_prefix: CHANNEL_PREFIX.to_owned(),
+    }
 }
 
 /// Messages of a channel with ids strictly between `after` and `before` (either end open).
@@ -181,7 +217,11 @@ pub fn messages_between(channel_id: &str, after: Option<&str>, before: Option<&s
         || format!("{MESSAGE_PREFIX}~"),
         |id| format!("{MESSAGE_PREFIX}{}", exclusive_upper_bound(id)),
     );
-    RangeQuery { pk: format!("{CHANNEL_PREFIX}{channel_id}"), sk_from, sk_to }
+    RangeQuery {
+        pk: format!("{CHANNEL_PREFIX}{channel_id}"),
+        sk_from,
+        sk_to,
+    }
 }
 
 /// The greatest string below `id` that every id smaller than `id` still sorts under: `id` with its

@@ -17,15 +17,22 @@ pub fn dynamodb_client(endpoint: &str) -> Client {
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "cosmos-tests"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "cosmos-tests",
+        ))
         .build();
     Client::from_conf(config)
 }
 
 /// The local endpoint, or a panic that says how to get one.
 pub fn endpoint() -> String {
-    std::env::var(ENDPOINT_VARIABLE)
-        .unwrap_or_else(|_| panic!("{ENDPOINT_VARIABLE} is not set: run the tests with `make test` (it starts the local DynamoDB)"))
+    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
+        panic!("{ENDPOINT_VARIABLE} is not set: run the tests with `make test` (it starts the local DynamoDB)")
+    })
 }
 
 /// A store over a brand-new table, so tests never see each other's items.
@@ -41,7 +48,14 @@ pub async fn fresh_store() -> Store {
 /// A random user id shaped like a Cognito `sub`.
 pub fn user_id() -> String {
     let hex = format!("{:032x}", rand::random::<u128>());
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// A sample HTTP API event from `events/` made to come from `user_id`, with the given path
@@ -71,9 +85,16 @@ pub fn with_query(
     pairs: &[(&str, &str)],
 ) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
     let mut event = serde_json::to_value(request).unwrap_or_default();
-    let query: serde_json::Map<String, serde_json::Value> =
-        pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).into())).collect();
-    event["rawQueryString"] = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("&").into();
+    let query: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+        .collect();
+    event["rawQueryString"] = pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into();
     event["queryStringParameters"] = query.into();
     serde_json::from_value(event).unwrap_or_else(|error| panic!("event with query does not fit: {error}"))
 }

@@ -22,17 +22,25 @@ fn parse_kind(kind: &str) -> Result<ChannelKind, ApiError> {
     match kind {
         "text" => Ok(ChannelKind::Text),
         "video" => Ok(ChannelKind::Video),
-        _ => Err(ApiError::unprocessable("invalid_channel_kind", "kind must be \"text\" or \"video\"")),
+        _ => Err(ApiError::unprocessable(
+            "invalid_channel_kind",
+            "kind must be \"text\" or \"video\"",
+        )),
     }
 }
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let server_id = path_id(request, "serverId")?;
     let input: CreateChannel = json_body(request)?;
     let (_server, membership) = server_member(&state.store, server_id, &caller).await?;
     if !membership.role.can_manage() {
-        return Err(ApiError::Forbidden("only the owner and admins can create channels".to_owned()));
+        return Err(ApiError::Forbidden(
+            "only the owner and admins can create channels".to_owned(),
+        ));
     }
     let name = validate_name("name", &input.name)?;
     let kind = parse_kind(&input.kind)?;
@@ -56,10 +64,17 @@ mod tests {
 
         for kind in ["text", "video"] {
             let body = format!(r#"{{"name":"room-{kind}","kind":"{kind}"}}"#);
-            let response = crate::handle(&state, http_event(CREATE_CHANNEL, &owner, &[("serverId", id)], Some(&body))).await;
+            let response = crate::handle(
+                &state,
+                http_event(CREATE_CHANNEL, &owner, &[("serverId", id)], Some(&body)),
+            )
+            .await;
             let (status, json) = status_and_json(&response);
             assert_eq!(status, 201, "{json}");
-            assert_eq!((json["kind"].as_str(), json["serverId"].as_str()), (Some(kind), Some(id)));
+            assert_eq!(
+                (json["kind"].as_str(), json["serverId"].as_str()),
+                (Some(kind), Some(id))
+            );
         }
         assert_eq!(state.store.channels_of_server(id).await.unwrap_or_default().len(), 3);
     }
@@ -70,7 +85,13 @@ mod tests {
         let (owner, stranger, member) = (user_id(), user_id(), user_id());
         let server = server_owned_by(&state, &owner).await;
         let id = server["id"].as_str().unwrap_or_default();
-        let invite = state.store.create_invite(id, &owner, None, 3600).await.ok().map(|i| i.code).unwrap_or_default();
+        let invite = state
+            .store
+            .create_invite(id, &owner, None, 3600)
+            .await
+            .ok()
+            .map(|i| i.code)
+            .unwrap_or_default();
         assert!(state.store.join_with_invite(&invite, &member).await.is_ok());
 
         let cases = [
@@ -81,7 +102,11 @@ mod tests {
             (&owner, r#"{"name":"x"}"#, 400),
         ];
         for (caller, body, expected) in cases {
-            let response = crate::handle(&state, http_event(CREATE_CHANNEL, caller, &[("serverId", id)], Some(body))).await;
+            let response = crate::handle(
+                &state,
+                http_event(CREATE_CHANNEL, caller, &[("serverId", id)], Some(body)),
+            )
+            .await;
             assert_eq!(status_and_json(&response).0, expected, "{body}");
         }
         assert_eq!(state.store.channels_of_server(id).await.unwrap_or_default().len(), 1);

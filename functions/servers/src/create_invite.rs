@@ -22,7 +22,10 @@ const MAX_USES_LIMIT: u32 = 1000;
 
 fn validate(input: &CreateInvite) -> Result<(Option<u32>, i64), ApiError> {
     if input.max_uses.is_some_and(|uses| !(1..=MAX_USES_LIMIT).contains(&uses)) {
-        return Err(ApiError::unprocessable("invalid_max_uses", format!("maxUses must be from 1 to {MAX_USES_LIMIT}")));
+        return Err(ApiError::unprocessable(
+            "invalid_max_uses",
+            format!("maxUses must be from 1 to {MAX_USES_LIMIT}"),
+        ));
     }
     let age = input.max_age_seconds.unwrap_or(INVITE_TTL_SECONDS);
     if !(60..=INVITE_TTL_SECONDS).contains(&age) {
@@ -34,11 +37,18 @@ fn validate(input: &CreateInvite) -> Result<(Option<u32>, i64), ApiError> {
     Ok((input.max_uses, age))
 }
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let server_id = path_id(request, "serverId")?;
     let has_body = request.body.as_deref().is_some_and(|body| !body.trim().is_empty());
-    let input: CreateInvite = if has_body { json_body(request)? } else { CreateInvite::default() };
+    let input: CreateInvite = if has_body {
+        json_body(request)?
+    } else {
+        CreateInvite::default()
+    };
     let (max_uses, max_age) = validate(&input)?;
     server_member(&state.store, server_id, &caller).await?;
     let invite = state.store.create_invite(server_id, &caller, max_uses, max_age).await?;
@@ -59,13 +69,16 @@ mod tests {
         let server = server_owned_by(&state, &owner).await;
         let id = server["id"].as_str().unwrap_or_default();
 
-        let (status, body) = status_and_json(&crate::handle(&state, http_event(CREATE_INVITE, &owner, &[("serverId", id)], Some(""))).await);
+        let (status, body) = status_and_json(
+            &crate::handle(&state, http_event(CREATE_INVITE, &owner, &[("serverId", id)], Some(""))).await,
+        );
         assert_eq!(status, 201, "{body}");
         assert!(shared::ids::is_invite_code(body["code"].as_str().unwrap_or_default()));
         assert_eq!((body["serverId"].as_str(), body["uses"].as_u64()), (Some(id), Some(0)));
         assert!(body.get("maxUses").is_none());
 
-        let (status, body) = status_and_json(&crate::handle(&state, http_event(CREATE_INVITE, &owner, &[("serverId", id)], None)).await);
+        let (status, body) =
+            status_and_json(&crate::handle(&state, http_event(CREATE_INVITE, &owner, &[("serverId", id)], None)).await);
         assert_eq!((status, body["maxUses"].as_u64()), (201, Some(5)));
     }
 
@@ -83,7 +96,11 @@ mod tests {
             (&owner, "{", 400),
         ];
         for (caller, body, expected) in cases {
-            let response = crate::handle(&state, http_event(CREATE_INVITE, caller, &[("serverId", id)], Some(body))).await;
+            let response = crate::handle(
+                &state,
+                http_event(CREATE_INVITE, caller, &[("serverId", id)], Some(body)),
+            )
+            .await;
             assert_eq!(status_and_json(&response).0, expected, "{body}");
         }
     }

@@ -16,7 +16,10 @@ struct CreateServer {
     name: String,
 }
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let input: CreateServer = json_body(request)?;
     let name = validate_name("name", &input.name)?;
@@ -34,17 +37,30 @@ mod tests {
         let state = state().await;
         let owner = user_id();
 
-        let response = crate::handle(&state, http_event(CREATE_SERVER, &owner, &[], Some(r#"{"name":"  Rustaceans "}"#))).await;
+        let response = crate::handle(
+            &state,
+            http_event(CREATE_SERVER, &owner, &[], Some(r#"{"name":"  Rustaceans "}"#)),
+        )
+        .await;
 
         let (status, body) = status_and_json(&response);
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["name"], "Rustaceans");
         assert_eq!(body["ownerId"], owner.as_str());
         let server_id = body["id"].as_str().unwrap_or_default();
-        let member = state.store.get_member(server_id, &owner).await.ok().flatten().map(|m| m.role);
+        let member = state
+            .store
+            .get_member(server_id, &owner)
+            .await
+            .ok()
+            .flatten()
+            .map(|m| m.role);
         assert_eq!(member, Some(shared::model::Role::Owner));
         let channels = state.store.channels_of_server(server_id).await.unwrap_or_default();
-        assert_eq!(channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["general"]);
+        assert_eq!(
+            channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["general"]
+        );
     }
 
     #[tokio::test]
@@ -61,10 +77,15 @@ mod tests {
         for (body, expected_status, expected_code) in cases {
             let response = crate::handle(&state, http_event(CREATE_SERVER, &owner, &[], Some(body))).await;
             let (status, json) = status_and_json(&response);
-            assert_eq!((status, json["error"]["code"].as_str()), (expected_status, Some(expected_code)), "{body}");
+            assert_eq!(
+                (status, json["error"]["code"].as_str()),
+                (expected_status, Some(expected_code)),
+                "{body}"
+            );
         }
         let long_name = format!("{{\"name\":\"{}\"}}", "n".repeat(101));
-        let (status, _) = status_and_json(&crate::handle(&state, http_event(CREATE_SERVER, &owner, &[], Some(&long_name))).await);
+        let (status, _) =
+            status_and_json(&crate::handle(&state, http_event(CREATE_SERVER, &owner, &[], Some(&long_name))).await);
         assert_eq!(status, 422);
         assert!(state.store.servers_of_user(&owner).await.unwrap_or_default().is_empty());
     }

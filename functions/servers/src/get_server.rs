@@ -8,7 +8,10 @@ use shared::http::{caller_id, json_response, path_id};
 
 use crate::State;
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let server_id = path_id(request, "serverId")?;
     let (server, _membership) = server_member(&state.store, server_id, &caller).await?;
@@ -30,9 +33,15 @@ mod tests {
         let id = server["id"].as_str().unwrap_or_default();
         let unknown = shared::ids::new_id();
 
-        let cases = [(&owner, id, 200), (&stranger, id, 403), (&owner, unknown.as_str(), 404), (&owner, "not-an-id", 400)];
+        let cases = [
+            (&owner, id, 200),
+            (&stranger, id, 403),
+            (&owner, unknown.as_str(), 404),
+            (&owner, "not-an-id", 400),
+        ];
         for (caller, server_id, expected) in cases {
-            let response = crate::handle(&state, http_event(GET_SERVER, caller, &[("serverId", server_id)], None)).await;
+            let response =
+                crate::handle(&state, http_event(GET_SERVER, caller, &[("serverId", server_id)], None)).await;
             let (status, body) = status_and_json(&response);
             assert_eq!(status, expected, "{server_id}: {body}");
             if expected == 200 {

@@ -10,11 +10,17 @@ use shared::store::JoinOutcome;
 
 use crate::State;
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let code = path_param(request, "code")?;
     if !is_invite_code(code) {
-        return Err(ApiError::bad_request("invalid_invite_code", "that is not an invite code"));
+        return Err(ApiError::bad_request(
+            "invalid_invite_code",
+            "that is not an invite code",
+        ));
     }
     match state.store.join_with_invite(code, &caller).await? {
         JoinOutcome::Joined(server) | JoinOutcome::AlreadyMember(server) => Ok(json_response(StatusCode::OK, &server)),
@@ -35,14 +41,24 @@ mod tests {
         let (owner, guest) = (user_id(), user_id());
         let server = server_owned_by(&state, &owner).await;
         let id = server["id"].as_str().unwrap_or_default();
-        let code = state.store.create_invite(id, &owner, Some(1), 3600).await.map(|i| i.code).unwrap_or_default();
+        let code = state
+            .store
+            .create_invite(id, &owner, Some(1), 3600)
+            .await
+            .map(|i| i.code)
+            .unwrap_or_default();
 
         for _ in 0..2 {
-            let (status, body) = status_and_json(&crate::handle(&state, http_event(JOIN_INVITE, &guest, &[("code", &code)], None)).await);
+            let (status, body) = status_and_json(
+                &crate::handle(&state, http_event(JOIN_INVITE, &guest, &[("code", &code)], None)).await,
+            );
             assert_eq!((status, body["id"].as_str()), (200, Some(id)), "{body}");
         }
         assert!(state.store.get_member(id, &guest).await.ok().flatten().is_some());
-        assert_eq!(state.store.get_invite(&code).await.ok().flatten().map(|i| i.uses), Some(1));
+        assert_eq!(
+            state.store.get_invite(&code).await.ok().flatten().map(|i| i.uses),
+            Some(1)
+        );
     }
 
     #[tokio::test]
@@ -51,10 +67,17 @@ mod tests {
         let (owner, first, second) = (user_id(), user_id(), user_id());
         let server = server_owned_by(&state, &owner).await;
         let id = server["id"].as_str().unwrap_or_default();
-        let code = state.store.create_invite(id, &owner, Some(1), 3600).await.map(|i| i.code).unwrap_or_default();
+        let code = state
+            .store
+            .create_invite(id, &owner, Some(1), 3600)
+            .await
+            .map(|i| i.code)
+            .unwrap_or_default();
         let join = |user: String, code: String| {
             let state = &state;
-            async move { status_and_json(&crate::handle(state, http_event(JOIN_INVITE, &user, &[("code", &code)], None)).await).0 }
+            async move {
+                status_and_json(&crate::handle(state, http_event(JOIN_INVITE, &user, &[("code", &code)], None)).await).0
+            }
         };
 
         assert_eq!(join(first, code.clone()).await, 200);

@@ -56,7 +56,9 @@ pub(crate) mod test_support {
     pub const CREATE_SERVER: &str = include_str!("../../../events/servers/create-server.json");
 
     pub async fn state() -> State {
-        State { store: fresh_store().await }
+        State {
+            store: fresh_store().await,
+        }
     }
 
     /// Creates a server owned by `owner` through the handler; returns its JSON.

@@ -8,7 +8,10 @@ use shared::http::{caller_id, json_response, path_id};
 
 use crate::State;
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let server_id = path_id(request, "serverId")?;
     server_member(&state.store, server_id, &caller).await?;
@@ -30,12 +33,15 @@ mod tests {
         let server = server_owned_by(&state, &owner).await;
         let id = server["id"].as_str().unwrap_or_default();
 
-        let (status, body) = status_and_json(&crate::handle(&state, http_event(LIST_CHANNELS, &owner, &[("serverId", id)], None)).await);
+        let (status, body) =
+            status_and_json(&crate::handle(&state, http_event(LIST_CHANNELS, &owner, &[("serverId", id)], None)).await);
         assert_eq!(status, 200);
         assert_eq!(body[0]["name"], "general");
         assert_eq!(body[0]["kind"], "text");
 
-        let (status, body) = status_and_json(&crate::handle(&state, http_event(LIST_CHANNELS, &stranger, &[("serverId", id)], None)).await);
+        let (status, body) = status_and_json(
+            &crate::handle(&state, http_event(LIST_CHANNELS, &stranger, &[("serverId", id)], None)).await,
+        );
         assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
     }
 }

@@ -7,7 +7,10 @@ use shared::http::{caller_id, json_response};
 
 use crate::State;
 
-pub(crate) async fn handle(state: &State, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub(crate) async fn handle(
+    state: &State,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller_id(request)?;
     let servers = state.store.servers_of_user(&caller).await?;
     Ok(json_response(StatusCode::OK, &servers))

@@ -7,6 +7,11 @@ async fn main() -> Result<(), Error> {
     shared::logging::init();
     let table = TableConfig::from_env()?;
     let aws = load_aws_config().await;
-    let state = servers::State { store: Store::from_sdk_config(&aws, &table) };
-    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(servers::handle(&state, event.payload).await) })).await
+    let state = servers::State {
+        store: Store::from_sdk_config(&aws, &table),
+    };
+    run(service_fn(|event: LambdaEvent<_>| async {
+        Ok::<_, Error>(servers::handle(&state, event.payload).await)
+    }))
+    .await
 }

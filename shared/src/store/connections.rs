@@ -13,7 +13,9 @@ impl Store {
     /// Records a new connection and subscribes it to each of the user's servers.
     pub async fn put_connection(&self, connection: &Connection) -> Result<Vec<String>, StoreError> {
         let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
-        let memberships: Vec<Member> = self.query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id)).await?;
+        let memberships: Vec<Member> = self
+            .query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id))
+            .await?;
         let server_ids: Vec<String> = memberships.into_iter().map(|member| member.server_id).collect();
         let mut items = vec![Self::item(
             &Stored::new(keys::connection(&connection.connection_id), connection)
@@ -29,7 +31,10 @@ impl Store {
 
     /// A live connection by id.
     pub async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
-        Ok(self.get::<Connection>(&keys::connection(connection_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Connection>(&keys::connection(connection_id))
+            .await?
+            .map(|stored| stored.data))
     }
 
     /// Deletes a connection and all its subscriptions (on `$disconnect` or a 410 Gone).
@@ -38,7 +43,9 @@ impl Store {
         let Some(connection) = self.get_connection_even_expired(connection_id).await? else {
             return Ok(());
         };
-        let memberships: Vec<Member> = self.query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id)).await?;
+        let memberships: Vec<Member> = self
+            .query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id))
+            .await?;
         let mut doomed: Vec<keys::Key> = memberships
             .iter()
             .map(|member| keys::subscription(&member.server_id, connection_id))
@@ -58,7 +65,10 @@ impl Store {
             .send()
             .await
             .map_err(|error| StoreError::from_sdk(&error))?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).transpose()
+        output
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
+            .transpose()
     }
 
     /// A user's live connections (GSI1; a socket opened a moment ago may be missing).
@@ -92,7 +102,8 @@ impl Store {
 
     /// Every live subscription to a server's events: the audience of a fan-out.
     pub async fn subscriptions_of_server(&self, server_id: &str) -> Result<Vec<Subscription>, StoreError> {
-        self.query_prefix(Index::Table, &keys::subscriptions_of(server_id)).await
+        self.query_prefix(Index::Table, &keys::subscriptions_of(server_id))
+            .await
     }
 }
 

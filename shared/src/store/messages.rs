@@ -34,8 +34,13 @@ impl Store {
             return Ok(PostOutcome::Created(message));
         };
         let nonce_key = keys::message_nonce(&message.channel_id, &message.author_id, nonce);
-        let nonce_item = Stored::new(nonce_key.clone(), NonceItem { message_id: message.id.clone() })
-            .with_ttl(clock::now_epoch_seconds() + NONCE_TTL_SECONDS);
+        let nonce_item = Stored::new(
+            nonce_key.clone(),
+            NonceItem {
+                message_id: message.id.clone(),
+            },
+        )
+        .with_ttl(clock::now_epoch_seconds() + NONCE_TTL_SECONDS);
         let written = self
             .transact(vec![
                 self.transact_put(Self::item(&nonce_item)?, true)?,
@@ -58,7 +63,10 @@ impl Store {
 
     /// One message.
     pub async fn get_message(&self, channel_id: &str, message_id: &str) -> Result<Option<Message>, StoreError> {
-        Ok(self.get::<Message>(&keys::message(channel_id, message_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Message>(&keys::message(channel_id, message_id))
+            .await?
+            .map(|stored| stored.data))
     }
 
     /// Up to `limit` messages strictly between `after` and `before`, newest first.

@@ -24,8 +24,8 @@ use crate::keys::{Gsi1Key, Key, PrefixQuery, RangeQuery};
 use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY};
 
 pub use connections::SubscriptionTarget;
-pub use schema::create_table;
 pub use messages::PostOutcome;
+pub use schema::create_table;
 pub use servers::JoinOutcome;
 
 /// A DynamoDB item as raw attribute values (what stream records and the SDK carry).
@@ -90,7 +90,12 @@ struct Stored<T> {
 
 impl<T> Stored<T> {
     fn new(key: Key, data: T) -> Self {
-        Self { key, gsi1: None, ttl: None, data }
+        Self {
+            key,
+            gsi1: None,
+            ttl: None,
+            data,
+        }
     }
 
     fn with_gsi1(mut self, gsi1: Gsi1Key) -> Self {
@@ -134,7 +139,10 @@ pub struct Store {
 impl Store {
     /// A store over `client` for the configured table.
     pub fn new(client: Client, config: &TableConfig) -> Self {
-        Self { client, table: config.table_name.clone() }
+        Self {
+            client,
+            table: config.table_name.clone(),
+        }
     }
 
     /// A store with a client built from the shared SDK configuration (once per cold start).
@@ -273,7 +281,12 @@ impl Store {
     async fn put_batch(&self, items: Vec<RawItem>) -> Result<(), StoreError> {
         self.write_batch(items.into_iter().map(|item| {
             aws_sdk_dynamodb::types::WriteRequest::builder()
-                .put_request(aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().ok()?)
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .ok()?,
+                )
                 .build()
                 .into()
         }))
@@ -300,7 +313,9 @@ impl Store {
         &self,
         requests: impl Iterator<Item = Option<aws_sdk_dynamodb::types::WriteRequest>>,
     ) -> Result<(), StoreError> {
-        let requests: Vec<_> = requests.collect::<Option<_>>().ok_or_else(|| StoreError::Sdk("invalid batch request".to_owned()))?;
+        let requests: Vec<_> = requests
+            .collect::<Option<_>>()
+            .ok_or_else(|| StoreError::Sdk("invalid batch request".to_owned()))?;
         for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
             let mut pending = chunk.to_vec();
             let mut attempt = 0u32;
@@ -332,10 +347,18 @@ impl Store {
 /// Transactions and batch reads.
 impl Store {
     /// A conditional put for a transaction (`attribute_not_exists` when `new_only`).
-    fn transact_put(&self, item: RawItem, new_only: bool) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        let mut put = aws_sdk_dynamodb::types::Put::builder().table_name(&self.table).set_item(Some(item));
+    fn transact_put(
+        &self,
+        item: RawItem,
+        new_only: bool,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item));
         if new_only {
-            put = put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PARTITION_KEY);
+            put = put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY);
         }
         let put = put.build().map_err(|error| StoreError::Sdk(error.to_string()))?;
         Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
@@ -343,7 +366,12 @@ impl Store {
 
     /// All-or-nothing write; any failed condition is a `Conflict`.
     async fn transact(&self, items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>) -> Result<(), StoreError> {
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => {
@@ -361,7 +389,11 @@ impl Store {
                         _ => None,
                     })
                     .unwrap_or(false);
-                if cancelled_by_condition { Err(StoreError::Conflict) } else { Err(StoreError::from_sdk(&error)) }
+                if cancelled_by_condition {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(StoreError::from_sdk(&error))
+                }
             }
         }
     }
@@ -387,7 +419,11 @@ impl Store {
                     .send()
                     .await
                     .map_err(|error| StoreError::from_sdk(&error))?;
-                for item in output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default() {
+                for item in output
+                    .responses
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     let stored: Stored<T> = serde_dynamo::from_item(item)?;
                     if stored.is_live(now) {
                         found.push(stored.data);

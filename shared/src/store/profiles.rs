@@ -16,6 +16,9 @@ impl Store {
 
     /// A profile by user id.
     pub async fn get_profile(&self, user_id: &str) -> Result<Option<Profile>, StoreError> {
-        Ok(self.get::<Profile>(&keys::profile(user_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Profile>(&keys::profile(user_id))
+            .await?
+            .map(|stored| stored.data))
     }
 }

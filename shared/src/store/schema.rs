@@ -17,7 +17,11 @@ fn build_error(error: impl std::fmt::Display) -> StoreError {
 }
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(build_error)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(build_error)
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
@@ -61,7 +65,10 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<Option<St
         .await;
     match created {
         Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(error)
+            if error.as_service_error().is_some_and(
+                aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception,
+            ) => {}
         Err(error) => return Err(StoreError::from_sdk(&error)),
     }
     let ttl = client
@@ -78,11 +85,19 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<Option<St
         .await;
     // Re-enabling TTL on an existing table is refused: the setting is already there.
     if let Err(error) = ttl {
-        let already_enabled = error.as_service_error().and_then(|e| e.message()).is_some_and(|m| m.contains("already enabled"));
+        let already_enabled = error
+            .as_service_error()
+            .and_then(|e| e.message())
+            .is_some_and(|m| m.contains("already enabled"));
         if !already_enabled {
             return Err(StoreError::from_sdk(&error));
         }
     }
-    let described = client.describe_table().table_name(table_name).send().await.map_err(|error| StoreError::from_sdk(&error))?;
+    let described = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(|error| StoreError::from_sdk(&error))?;
     Ok(described.table.and_then(|table| table.latest_stream_arn))
 }

@@ -53,8 +53,18 @@ impl Store {
     /// and subscribes the owner's live connections to it.
     pub async fn create_server(&self, owner_id: &str, name: String) -> Result<(Server, Channel), StoreError> {
         let now = clock::now_rfc3339();
-        let server = Server { id: ids::new_id(), name, owner_id: owner_id.to_owned(), created_at: now.clone() };
-        let owner = Member { server_id: server.id.clone(), user_id: owner_id.to_owned(), role: Role::Owner, joined_at: now.clone() };
+        let server = Server {
+            id: ids::new_id(),
+            name,
+            owner_id: owner_id.to_owned(),
+            created_at: now.clone(),
+        };
+        let owner = Member {
+            server_id: server.id.clone(),
+            user_id: owner_id.to_owned(),
+            role: Role::Owner,
+            joined_at: now.clone(),
+        };
         let general = Channel {
             id: ids::new_id(),
             server_id: server.id.clone(),
@@ -74,33 +84,56 @@ impl Store {
 
     /// A server by id.
     pub async fn get_server(&self, server_id: &str) -> Result<Option<Server>, StoreError> {
-        Ok(self.get::<Server>(&keys::server(server_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Server>(&keys::server(server_id))
+            .await?
+            .map(|stored| stored.data))
     }
 
     /// A membership, read from the base table (authorization never reads GSI1).
     pub async fn get_member(&self, server_id: &str, user_id: &str) -> Result<Option<Member>, StoreError> {
-        Ok(self.get::<Member>(&keys::member(server_id, user_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Member>(&keys::member(server_id, user_id))
+            .await?
+            .map(|stored| stored.data))
     }
 
     /// The servers a user belongs to, oldest first.
     pub async fn servers_of_user(&self, user_id: &str) -> Result<Vec<Server>, StoreError> {
         let memberships: Vec<Member> = self.query_prefix(Index::Gsi1, &keys::servers_of(user_id)).await?;
-        let server_keys: Vec<_> = memberships.iter().map(|member| keys::server(&member.server_id)).collect();
+        let server_keys: Vec<_> = memberships
+            .iter()
+            .map(|member| keys::server(&member.server_id))
+            .collect();
         let mut servers: Vec<Server> = self.batch_get(&server_keys).await?;
         servers.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(servers)
     }
 
     /// Creates a channel in a server.
-    pub async fn create_channel(&self, server_id: &str, name: String, kind: ChannelKind) -> Result<Channel, StoreError> {
-        let channel = Channel { id: ids::new_id(), server_id: server_id.to_owned(), name, kind, created_at: clock::now_rfc3339() };
+    pub async fn create_channel(
+        &self,
+        server_id: &str,
+        name: String,
+        kind: ChannelKind,
+    ) -> Result<Channel, StoreError> {
+        let channel = Channel {
+            id: ids::new_id(),
+            server_id: server_id.to_owned(),
+            name,
+            kind,
+            created_at: clock::now_rfc3339(),
+        };
         self.put_new(&channel_item(&channel)).await?;
         Ok(channel)
     }
 
     /// A channel by id (base table: holds its server id).
     pub async fn get_channel(&self, channel_id: &str) -> Result<Option<Channel>, StoreError> {
-        Ok(self.get::<Channel>(&keys::channel(channel_id)).await?.map(|stored| stored.data))
+        Ok(self
+            .get::<Channel>(&keys::channel(channel_id))
+            .await?
+            .map(|stored| stored.data))
     }
 
     /// A server's channels, oldest first.
@@ -152,9 +185,20 @@ impl Store {
         if self.get_member(&server_id, user_id).await?.is_some() {
             return Ok(JoinOutcome::AlreadyMember(server));
         }
-        let member = Member { server_id: server_id.clone(), user_id: user_id.to_owned(), role: Role::Member, joined_at: clock::now_rfc3339() };
+        let member = Member {
+            server_id: server_id.clone(),
+            user_id: user_id.to_owned(),
+            role: Role::Member,
+            joined_at: clock::now_rfc3339(),
+        };
         let use_invite = self.use_invite_action(code, invite.ttl.unwrap_or_default())?;
-        match self.transact(vec![use_invite, self.transact_put(Self::item(&member_item(&member))?, true)?]).await {
+        match self
+            .transact(vec![
+                use_invite,
+                self.transact_put(Self::item(&member_item(&member))?, true)?,
+            ])
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 // Either a concurrent join of the same user won, or the invite ran out meanwhile.
@@ -171,7 +215,11 @@ impl Store {
     }
 
     /// Counts one use of a live invite, failing the transaction if it expired or is used up.
-    fn use_invite_action(&self, code: &str, expires_at: i64) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    fn use_invite_action(
+        &self,
+        code: &str,
+        expires_at: i64,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
         use aws_sdk_dynamodb::types::AttributeValue;
         let key = keys::invite(code);
         let update = aws_sdk_dynamodb::types::Update::builder()
@@ -190,7 +238,9 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::N(clock::now_epoch_seconds().to_string()))
             .build()
             .map_err(|error| StoreError::Sdk(error.to_string()))?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build())
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
     }
 }
 
