@@ -11,7 +11,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from './nag';
 
 /** The object tag marking an upload no message or profile references yet. */
 export const PENDING_UPLOAD_TAG = { key: 'upload', value: 'pending' } as const;
@@ -39,12 +38,6 @@ export class MediaBucket extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
       removalPolicy,
     });
-    acknowledge(
-      this.accessLogs,
-      'AwsSolutions-S1',
-      'This bucket receives the media bucket\'s server access logs; logging the log bucket into itself would loop and logging it elsewhere only moves the finding.',
-    );
-
     this.bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,

@@ -10,12 +10,19 @@ import type { IConstruct } from 'constructs';
 /** Shortest reason we accept: long enough to say what and why. */
 export const MIN_REASON_LENGTH = 40;
 
-/** Acknowledges one cdk-nag finding (`AwsSolutions-XX` or `AwsSolutions-XX[finding]`) on `scope`. */
+/** The validation plugin namespace cdk-nag's AwsSolutions pack reports under. */
+const NAMESPACE = 'AwsSolutions::';
+
+/**
+ * Acknowledges one cdk-nag finding (`AwsSolutions-XX` or `AwsSolutions-XX[finding]`) on `scope`,
+ * qualified with the plugin namespace as cdk-nag prints it (`AwsSolutions::AwsSolutions-XX`):
+ * an unqualified id would be taken for a CDK annotation id.
+ */
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
   if (reason.trim().length < MIN_REASON_LENGTH) {
     throw new Error(`acknowledgement of ${id} at ${scope.node.path} needs a real reason`);
   }
-  Validations.of(scope).acknowledge({ id, reason });
+  Validations.of(scope).acknowledge({ id: id.startsWith(NAMESPACE) ? id : `${NAMESPACE}${id}`, reason });
 }
 
 /**
