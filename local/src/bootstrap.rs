@@ -17,18 +17,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use aws_sdk_dynamodb::Client as DynamoDb;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
-};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cognito::CognitoClient;
 
-const TABLE_JSON: &str = include_str!("../../shared/contract/table.json");
 
 /// Names of the resources to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,16 +49,7 @@ impl Default for BootstrapOptions {
     }
 }
 
-/// The table as created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableInfo {
-    /// Table name.
-    pub name: String,
-    /// Table ARN.
-    pub arn: String,
-    /// The latest stream's ARN (what the stream → ws-broadcast mapping reads).
-    pub stream_arn: String,
-}
+pub use shared::store::TableInfo;
 
 /// What [`bootstrap`] created (or found).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +85,7 @@ pub async fn bootstrap(
     })
 }
 
-/// A `DynamoDB` client for moto (static dummy credentials; moto does not check them).
+/// A DynamoDB client for moto (static dummy credentials; moto does not check them).
 pub fn dynamodb_client(moto_endpoint: &str, region: &str) -> DynamoDb {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -113,156 +96,14 @@ pub fn dynamodb_client(moto_endpoint: &str, region: &str) -> DynamoDb {
     DynamoDb::from_conf(config)
 }
 
-/// `shared/contract/table.json`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TableShape {
-    partition_key: String,
-    sort_key: String,
-    indexes: Vec<IndexShape>,
-    time_to_live_attribute: String,
-    stream_view: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexShape {
-    index_name: String,
-    partition_key: String,
-    sort_key: String,
-}
-
-fn table_shape() -> anyhow::Result<TableShape> {
-    serde_json::from_str(TABLE_JSON).context("parsing shared/contract/table.json")
-}
-
-fn key(name: &str, key_type: KeyType) -> anyhow::Result<KeySchemaElement> {
-    Ok(KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()?)
-}
-
-/// Creates the table if it does not exist, then makes sure TTL and PITR are on.
+/// Creates the table if it does not exist (from the shared table definition), with its
+/// stream, TTL and point-in-time recovery.
 pub async fn ensure_table(client: &DynamoDb, name: &str) -> anyhow::Result<TableInfo> {
-    let shape = table_shape()?;
-    let mut key_attributes = vec![shape.partition_key.clone(), shape.sort_key.clone()];
-    for index in &shape.indexes {
-        key_attributes.extend([index.partition_key.clone(), index.sort_key.clone()]);
-    }
-    let mut create = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(&shape.partition_key, KeyType::Hash)?)
-        .key_schema(key(&shape.sort_key, KeyType::Range)?)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(shape.stream_view.as_str()))
-                .build()?,
-        );
-    for attribute in &key_attributes {
-        create = create.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute)
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        );
-    }
-    for index in &shape.indexes {
-        create = create.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(&index.index_name)
-                .key_schema(key(&index.partition_key, KeyType::Hash)?)
-                .key_schema(key(&index.sort_key, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()?,
-        );
-    }
-    match create.send().await {
-        Ok(_) => tracing::info!(table = name, "table created"),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception) =>
-        {
-            tracing::debug!(table = name, "table exists");
-        }
-        Err(e) => return Err(e).with_context(|| format!("creating table {name}")),
-    }
-
-    let table = wait_active(client, name).await?;
-
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
+    let table = shared::store::create_table(client, name)
         .await
-        .context("describing TTL")?;
-    let ttl_on = ttl
-        .time_to_live_description()
-        .and_then(|d| d.time_to_live_status())
-        .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
-    if !ttl_on {
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(&shape.time_to_live_attribute)
-                    .enabled(true)
-                    .build()?,
-            )
-            .send()
-            .await
-            .context("enabling TTL")?;
-    }
-    client
-        .update_continuous_backups()
-        .table_name(name)
-        .point_in_time_recovery_specification(
-            PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(true)
-                .build()?,
-        )
-        .send()
-        .await
-        .context("enabling point-in-time recovery")?;
-
-    let stream_arn = table
-        .latest_stream_arn()
-        .context("the table has no stream")?
-        .to_owned();
-    Ok(TableInfo {
-        name: name.to_owned(),
-        arn: table.table_arn().unwrap_or_default().to_owned(),
-        stream_arn,
-    })
-}
-
-async fn wait_active(
-    client: &DynamoDb,
-    name: &str,
-) -> anyhow::Result<aws_sdk_dynamodb::types::TableDescription> {
-    for _ in 0..100 {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .with_context(|| format!("describing table {name}"))?;
-        if let Some(table) = described.table
-            && table.table_status() == Some(&TableStatus::Active)
-        {
-            return Ok(table);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("table {name} did not become ACTIVE")
+        .with_context(|| format!("creating table {name}"))?;
+    tracing::info!(table = name, "table ready");
+    Ok(table)
 }
 
 /// Creates the bucket with a path-style `PUT /<bucket>` (unsigned: moto does not check).
@@ -379,6 +220,7 @@ mod tests {
 
     use super::*;
     use crate::services::test_support::{LambdaStub, TestDir, start_services};
+    use aws_sdk_dynamodb::types::{BillingMode, KeySchemaElement, KeyType, StreamViewType, TimeToLiveStatus};
 
     #[tokio::test]
     async fn creates_table_bucket_and_pool_and_is_idempotent() {
@@ -397,7 +239,11 @@ mod tests {
         assert_eq!(first, second);
         assert!(first.user_pool_id.starts_with("local_"), "{}", first.user_pool_id);
         assert!(!first.user_pool_client_id.is_empty());
-        assert!(first.table.stream_arn.contains(":table/cosmos-local/stream/"), "{}", first.table.stream_arn);
+        assert!(
+            first.table.stream_arn.contains(":table/cosmos-local/stream/"),
+            "{}",
+            first.table.stream_arn
+        );
 
         let dynamodb = dynamodb_client(&services.moto_endpoint, &opts.region);
         let table = dynamodb
@@ -463,6 +309,9 @@ mod tests {
         assert_eq!((shape.partition_key.as_str(), shape.sort_key.as_str()), ("PK", "SK"));
         assert_eq!(shape.indexes.len(), 1);
         assert_eq!(shape.time_to_live_attribute, "expiresAt");
-        assert_eq!(StreamViewType::from(shape.stream_view.as_str()), StreamViewType::NewAndOldImages);
+        assert_eq!(
+            StreamViewType::from(shape.stream_view.as_str()),
+            StreamViewType::NewAndOldImages
+        );
     }
 }

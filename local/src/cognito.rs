@@ -29,10 +29,14 @@
 //!   `event_id`, `jti`. No `origin_jti` or `version`.
 //! - `exp` = `iat` + the client's validity (we create clients with 60 minutes for id and access
 //!   tokens like AWS's defaults; cognito-local's own default is 24 h).
+//! - `InitiateAuth` answers carry no `ExpiresIn` (AWS's do): [`AuthTokens::expires_in`] is `None`.
 //! - Error differences: a wrong password is `InvalidPasswordException` (AWS:
-//!   `NotAuthorizedException`); an unreachable trigger endpoint fails the operation with
-//!   `UnexpectedLambdaExceptionException`; a trigger's function error becomes
-//!   `UserLambdaValidationException` as on AWS.
+//!   `NotAuthorizedException`); an unknown user is `NotAuthorizedException` as on AWS, because
+//!   the bootstrap's client sets `PreventUserExistenceErrors`; an unreachable trigger endpoint (or
+//!   three 5xx answers) fails the operation with `UnexpectedLambdaExceptionException`; a
+//!   trigger's function error becomes `UserLambdaValidationException` as on AWS.
+//! - Trigger events (samples in `events/auth-hooks/`) say `"version": "0"`, `"region": "local"`
+//!   and omit `clientMetadata`; otherwise they have Cognito's shape.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,9 +104,7 @@ impl CognitoErrorKind {
             "InvalidParameterException" => Self::InvalidParameter,
             "ResourceNotFoundException" => Self::ResourceNotFound,
             "UserLambdaValidationException" => Self::UserLambdaValidation,
-            "UnexpectedLambdaException" | "UnexpectedLambdaExceptionException" => {
-                Self::UnexpectedLambda
-            }
+            "UnexpectedLambdaException" | "UnexpectedLambdaExceptionException" => Self::UnexpectedLambda,
             "InvalidLambdaResponseException" => Self::InvalidLambdaResponse,
             "TooManyRequestsException" | "LimitExceededException" => Self::Throttled,
             "Unsupported" => Self::Unsupported,
@@ -248,8 +250,9 @@ pub struct AuthTokens {
     pub access_token: String,
     /// The refresh token (for a refresh, the one that was presented: it is not rotated).
     pub refresh_token: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
+    /// Seconds until the access token expires, when the service says (AWS does; cognito-local
+    /// does not: read `exp` from the token instead).
+    pub expires_in: Option<i64>,
 }
 
 impl fmt::Debug for AuthTokens {
@@ -286,7 +289,7 @@ struct AuthResultWire {
     #[serde(default)]
     refresh_token: Option<String>,
     #[serde(default)]
-    expires_in: i64,
+    expires_in: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -326,11 +329,7 @@ impl CognitoClient {
         self.call_as(operation, body).await
     }
 
-    async fn call_as<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        body: &Value,
-    ) -> Result<T, CognitoError> {
+    async fn call_as<T: DeserializeOwned>(&self, operation: &'static str, body: &Value) -> Result<T, CognitoError> {
         let response = self
             .http
             .post(format!("{}/", self.endpoint))
@@ -364,10 +363,7 @@ impl CognitoClient {
 
     /// `CreateUserPoolClient` with the given request body (see
     /// `bootstrap::user_pool_client_request`).
-    pub async fn create_user_pool_client(
-        &self,
-        request: &Value,
-    ) -> Result<UserPoolClient, CognitoError> {
+    pub async fn create_user_pool_client(&self, request: &Value) -> Result<UserPoolClient, CognitoError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Out {
@@ -404,10 +400,7 @@ impl CognitoClient {
     }
 
     /// `ListUserPoolClients` of one pool, all pages.
-    pub async fn list_user_pool_clients(
-        &self,
-        user_pool_id: &str,
-    ) -> Result<Vec<UserPoolClientSummary>, CognitoError> {
+    pub async fn list_user_pool_clients(&self, user_pool_id: &str) -> Result<Vec<UserPoolClientSummary>, CognitoError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Out {
@@ -455,23 +448,14 @@ impl CognitoClient {
 
     /// `ConfirmSignUp` with the emailed code (locally always
     /// [`crate::services::CONFIRMATION_CODE`]). Fires `PostConfirmation_ConfirmSignUp`.
-    pub async fn confirm_sign_up(
-        &self,
-        client_id: &str,
-        email: &str,
-        code: &str,
-    ) -> Result<(), CognitoError> {
+    pub async fn confirm_sign_up(&self, client_id: &str, email: &str, code: &str) -> Result<(), CognitoError> {
         let body = json!({ "ClientId": client_id, "Username": email, "ConfirmationCode": code });
         self.call_as::<Value>("ConfirmSignUp", &body).await?;
         Ok(())
     }
 
     /// `AdminConfirmSignUp` (no code). Fires `PostConfirmation_ConfirmSignUp`.
-    pub async fn admin_confirm_sign_up(
-        &self,
-        user_pool_id: &str,
-        email: &str,
-    ) -> Result<(), CognitoError> {
+    pub async fn admin_confirm_sign_up(&self, user_pool_id: &str, email: &str) -> Result<(), CognitoError> {
         let body = json!({ "UserPoolId": user_pool_id, "Username": email });
         self.call_as::<Value>("AdminConfirmSignUp", &body).await?;
         Ok(())
@@ -490,12 +474,10 @@ impl CognitoClient {
             "AuthParameters": { "USERNAME": email, "PASSWORD": password },
         });
         let result = self.auth(&body).await?;
-        let refresh_token = result
-            .refresh_token
-            .ok_or_else(|| CognitoError::UnexpectedResponse {
-                operation: "InitiateAuth",
-                detail: "no RefreshToken in AuthenticationResult".to_owned(),
-            })?;
+        let refresh_token = result.refresh_token.ok_or_else(|| CognitoError::UnexpectedResponse {
+            operation: "InitiateAuth",
+            detail: "no RefreshToken in AuthenticationResult".to_owned(),
+        })?;
         Ok(AuthTokens {
             id_token: result.id_token,
             access_token: result.access_token,
@@ -505,11 +487,7 @@ impl CognitoClient {
     }
 
     /// `InitiateAuth` with `REFRESH_TOKEN_AUTH`: new id and access tokens.
-    pub async fn refresh_tokens(
-        &self,
-        client_id: &str,
-        refresh_token: &str,
-    ) -> Result<AuthTokens, CognitoError> {
+    pub async fn refresh_tokens(&self, client_id: &str, refresh_token: &str) -> Result<AuthTokens, CognitoError> {
         let body = json!({
             "ClientId": client_id,
             "AuthFlow": "REFRESH_TOKEN_AUTH",
@@ -519,9 +497,7 @@ impl CognitoClient {
         Ok(AuthTokens {
             id_token: result.id_token,
             access_token: result.access_token,
-            refresh_token: result
-                .refresh_token
-                .unwrap_or_else(|| refresh_token.to_owned()),
+            refresh_token: result.refresh_token.unwrap_or_else(|| refresh_token.to_owned()),
             expires_in: result.expires_in,
         })
     }
@@ -547,9 +523,7 @@ impl CognitoClient {
             #[serde(default)]
             user_attributes: Vec<AttributeWire>,
         }
-        let out: Out = self
-            .call_as("GetUser", &json!({ "AccessToken": access_token }))
-            .await?;
+        let out: Out = self.call_as("GetUser", &json!({ "AccessToken": access_token })).await?;
         Ok(UserInfo {
             username: out.username,
             attributes: out
@@ -566,19 +540,13 @@ impl CognitoClient {
 /// `message`; a missing body still yields an error with the status.
 fn service_error(status: u16, body: &[u8]) -> CognitoError {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let raw_type = parsed
-        .get("__type")
-        .and_then(Value::as_str)
-        .unwrap_or("UnknownError");
+    let raw_type = parsed.get("__type").and_then(Value::as_str).unwrap_or("UnknownError");
     let error_type = raw_type.rsplit('#').next().unwrap_or(raw_type).to_owned();
     let message = parsed
         .get("message")
         .or_else(|| parsed.get("Message"))
         .and_then(Value::as_str)
-        .map_or_else(
-            || String::from_utf8_lossy(body).into_owned(),
-            ToOwned::to_owned,
-        );
+        .map_or_else(|| String::from_utf8_lossy(body).into_owned(), ToOwned::to_owned);
     CognitoError::Service {
         status,
         kind: CognitoErrorKind::from_type(&error_type),
@@ -679,14 +647,13 @@ mod tests {
         assert_eq!(access["client_id"], client_id.as_str());
         assert_eq!(access["sub"], signed_up.user_sub.as_str());
         assert!(access.get("aud").is_none());
-        assert_eq!(tokens.expires_in, 3600);
+        let lifetime = access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap();
+        assert_eq!(lifetime, 3600);
+        assert_eq!(tokens.expires_in, None, "cognito-local sends no ExpiresIn");
 
         let user = cognito.get_user(&tokens.access_token).await.unwrap();
         assert_eq!(user.attributes["preferred_username"], "ada");
-        let refreshed = cognito
-            .refresh_tokens(&client_id, &tokens.refresh_token)
-            .await
-            .unwrap();
+        let refreshed = cognito.refresh_tokens(&client_id, &tokens.refresh_token).await.unwrap();
         let id = verify(&services, &pool_id, &refreshed.id_token, Some(&client_id)).await;
         assert_eq!(id["sub"], signed_up.user_sub.as_str());
 
@@ -749,7 +716,8 @@ mod tests {
             .initiate_auth(&client_id, "nobody@example.com", PASSWORD)
             .await
             .unwrap_err();
-        assert_eq!(nobody.kind(), Some(CognitoErrorKind::UserNotFound));
+        // PreventUserExistenceErrors (set by the bootstrap, as in the cloud) hides unknown users.
+        assert_eq!(nobody.kind(), Some(CognitoErrorKind::NotAuthorized));
         cognito
             .initiate_auth(&client_id, "bob@example.com", PASSWORD)
             .await
@@ -816,7 +784,7 @@ mod tests {
             id_token: "secret-id".into(),
             access_token: "secret-access".into(),
             refresh_token: "secret-refresh".into(),
-            expires_in: 3600,
+            expires_in: Some(3600),
         };
         assert!(!format!("{tokens:?}").contains("secret"));
     }

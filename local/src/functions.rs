@@ -6,7 +6,7 @@
 //! it would receive in the cloud, deserialized into its own event type. Each invocation runs in
 //! its own task: a panicking handler becomes a function error, as under `lambda_runtime`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use shared::config::TableConfig;
+use shared::store::Store;
 
 /// What an invocation resolves to.
 pub type FunctionResult = Result<Value, FunctionError>;
@@ -150,10 +152,7 @@ impl Functions {
                 let event = deserialize_event::<E>(event)?;
                 match handler(event).await {
                     Ok(result) => serialize_result(&result),
-                    Err(error) => Err(FunctionError::new(
-                        std::any::type_name::<Er>(),
-                        error.to_string(),
-                    )),
+                    Err(error) => Err(FunctionError::new(std::any::type_name::<Er>(), error.to_string())),
                 }
             }
         });
@@ -198,6 +197,57 @@ impl Functions {
     }
 }
 
+/// What the local stack gives its functions: the environment variables the CDK stack sets on
+/// the Lambda functions (`TABLE_NAME`, `CONNECTIONS_ENDPOINT`, `USER_POOL_ISSUER`,
+/// `USER_POOL_JWKS_URL`, `USER_POOL_CLIENT_IDS`, plus `AWS_REGION` and `AWS_ENDPOINT_URL`), and
+/// the AWS SDK configuration a function would load from them (moto's endpoint, dummy
+/// credentials). Functions read it through `shared::config`'s `from_lookup`, never through the
+/// process environment, so several stacks can run in one process.
+#[derive(Debug, Clone)]
+pub struct FunctionEnv {
+    /// Variable name → value.
+    pub vars: BTreeMap<String, String>,
+    /// SDK configuration for moto.
+    pub aws: aws_config::SdkConfig,
+}
+
+impl FunctionEnv {
+    /// The value of `name`, as `std::env::var` would give it in Lambda.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+}
+
+/// An invoker calling `$krate::handle(&state, event)` with one `state` built up front (a cold
+/// start): the handler convention of the function crates.
+macro_rules! handler {
+    ($krate:ident, $state:expr) => {{
+        let state = Arc::new($state);
+        move |event| {
+            let state = state.clone();
+            async move { $krate::handle(&state, event).await }
+        }
+    }};
+}
+
+impl Functions {
+    /// The Cosmos functions, each with its `State` built from `env` as its `main.rs` builds it
+    /// from the process environment. Adding a function crate is one line here.
+    pub fn cosmos(env: &FunctionEnv) -> anyhow::Result<Self> {
+        let lookup = |name: &str| env.var(name);
+        let table = TableConfig::from_lookup(&lookup)?;
+        let store = || Store::from_sdk_config(&env.aws, &table);
+        let mut functions = Self::new();
+        functions.insert_handler("servers", handler!(servers, servers::State { store: store() }));
+        functions.insert_handler("messages", handler!(messages, messages::State { store: store() }));
+        functions.insert_handler(
+            "message-post",
+            handler!(message_post, message_post::State { store: store() }),
+        );
+        Ok(functions)
+    }
+}
+
 fn deserialize_event<E: DeserializeOwned>(event: Value) -> Result<E, FunctionError> {
     serde_json::from_value(event).map_err(|error| {
         FunctionError::new(
@@ -208,8 +258,7 @@ fn deserialize_event<E: DeserializeOwned>(event: Value) -> Result<E, FunctionErr
 }
 
 fn serialize_result<R: Serialize>(result: &R) -> FunctionResult {
-    serde_json::to_value(result)
-        .map_err(|error| FunctionError::new("Runtime.MarshalError", error.to_string()))
+    serde_json::to_value(result).map_err(|error| FunctionError::new("Runtime.MarshalError", error.to_string()))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -259,7 +308,9 @@ mod tests {
     #[tokio::test]
     async fn reports_an_event_that_does_not_deserialize_as_a_function_error() {
         let error = registry().invoke("double", json!({ "n": "x" })).await.unwrap_err();
-        let InvokeError::Failed(error) = error else { panic!("{error:?}") };
+        let InvokeError::Failed(error) = error else {
+            panic!("{error:?}")
+        };
         assert_eq!(error.error_type, "Runtime.UnmarshalError");
     }
 

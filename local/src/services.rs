@@ -1,7 +1,7 @@
 //! The AWS stand-ins of the local stack, run as child processes on 127.0.0.1:
 //!
 //! - `moto_server` (the Python package `moto[server]`, from `<tools>/venv/bin/moto_server`):
-//!   `DynamoDB` with Streams, S3 and Secrets Manager, in memory.
+//!   DynamoDB with Streams, S3 and Secrets Manager, in memory.
 //! - cognito-local (npm, `node <tools>/node/node_modules/cognito-local/lib/bin/start.js`): the user
 //!   pool, firing its triggers into our gateway's Lambda Invoke API.
 //!
@@ -89,16 +89,13 @@ pub fn default_tools_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .unwrap_or(manifest)
-        .join(".cosmos")
+    manifest.parent().unwrap_or(manifest).join(".cosmos")
 }
 
 /// The running stand-ins. Dropping this value kills them.
 #[derive(Debug)]
 pub struct Services {
-    /// moto's endpoint, `http://127.0.0.1:<port>` (`AWS_ENDPOINT_URL` for `DynamoDB`, S3, ...).
+    /// moto's endpoint, `http://127.0.0.1:<port>` (`AWS_ENDPOINT_URL` for DynamoDB, S3, ...).
     pub moto_endpoint: String,
     /// cognito-local's endpoint, `http://127.0.0.1:<port>`.
     pub cognito_endpoint: String,
@@ -119,9 +116,7 @@ impl Services {
     /// last output when it exits early or is not ready within a minute.
     pub async fn start(opts: ServiceOptions) -> anyhow::Result<Self> {
         let moto_bin = opts.tools_dir.join("venv/bin/moto_server");
-        let cognito_js = opts
-            .tools_dir
-            .join("node/node_modules/cognito-local/lib/bin/start.js");
+        let cognito_js = opts.tools_dir.join("node/node_modules/cognito-local/lib/bin/start.js");
         for tool in [&moto_bin, &cognito_js] {
             if !tool.exists() {
                 bail!(
@@ -136,52 +131,49 @@ impl Services {
         let logs = opts.data_dir.join("logs");
         let cognito_workdir = opts.data_dir.join("cognito");
         let cognito_state = cognito_workdir.join(".cognito");
-        std::fs::create_dir_all(&logs)
-            .with_context(|| format!("creating {}", logs.display()))?;
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         match std::fs::remove_dir_all(cognito_state.join("db")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).context("wiping cognito-local's previous data"),
         }
-        std::fs::create_dir_all(&cognito_state)
-            .with_context(|| format!("creating {}", cognito_state.display()))?;
-
-        let moto_port = free_port(opts.moto_port).context("moto port")?;
-        let cognito_port = free_port(opts.cognito_port).context("cognito-local port")?;
-        let moto_endpoint = format!("http://127.0.0.1:{moto_port}");
-        let cognito_endpoint = format!("http://127.0.0.1:{cognito_port}");
-
-        let config = cognito_config(&cognito_endpoint, &opts.lambda_invoke_url)?;
-        let config_path = cognito_state.join("config.json");
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)
-            .with_context(|| format!("writing {}", config_path.display()))?;
-
-        let mut moto_cmd = Command::new(&moto_bin);
-        moto_cmd.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
-        let mut cognito_cmd = Command::new("node");
-        cognito_cmd
-            .arg(&cognito_js)
-            .current_dir(&cognito_workdir)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", cognito_port.to_string())
-            .env("CODE", CONFIRMATION_CODE)
-            // Silences the aws-sdk v2 end-of-support banner it prints on every start.
-            .env("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1");
-
-        let mut moto = ManagedChild::spawn("moto_server", moto_cmd, logs.join("moto.log"))?;
-        let mut cognito =
-            ManagedChild::spawn("cognito-local", cognito_cmd, logs.join("cognito-local.log"))?;
+        std::fs::create_dir_all(&cognito_state).with_context(|| format!("creating {}", cognito_state.display()))?;
 
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()?;
-        let moto_probe = format!("{moto_endpoint}/moto-api/");
-        let cognito_probe = format!("{cognito_endpoint}/health");
-        tokio::try_join!(
-            moto.wait_ready(&http, &moto_probe),
-            cognito.wait_ready(&http, &cognito_probe),
-        )?;
+        let (moto_log, cognito_log) = (logs.join("moto.log"), logs.join("cognito-local.log"));
+        let moto = start_child("moto_server", opts.moto_port, &moto_log, "/moto-api/", &http, |port| {
+            let mut cmd = Command::new(&moto_bin);
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            Ok(cmd)
+        });
+        let cognito = start_child(
+            "cognito-local",
+            opts.cognito_port,
+            &cognito_log,
+            "/health",
+            &http,
+            |port| {
+                let config = cognito_config(&loopback_url(port), &opts.lambda_invoke_url)?;
+                let config_path = cognito_state.join("config.json");
+                std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)
+                    .with_context(|| format!("writing {}", config_path.display()))?;
+                let mut cmd = Command::new("node");
+                cmd.arg(&cognito_js)
+                    .current_dir(&cognito_workdir)
+                    .env("HOST", "127.0.0.1")
+                    .env("PORT", port.to_string())
+                    .env("CODE", CONFIRMATION_CODE)
+                    // Silences the aws-sdk v2 end-of-support banner it prints on every start.
+                    .env("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1");
+                Ok(cmd)
+            },
+        );
+        let ((moto, moto_port), (cognito, cognito_port)) = tokio::try_join!(moto, cognito)?;
+        let moto_endpoint = loopback_url(moto_port);
+        let cognito_endpoint = loopback_url(cognito_port);
         tracing::info!(%moto_endpoint, %cognito_endpoint, "AWS stand-ins ready");
 
         Ok(Self {
@@ -235,11 +227,63 @@ fn cognito_config(cognito_endpoint: &str, lambda_invoke_url: &str) -> anyhow::Re
     }))
 }
 
-/// `requested` if it is free, else (for 0) a free port chosen by the kernel. The port is
-/// released before the child binds it; a rare race ends in the child's "address in use" error.
-fn free_port(requested: u16) -> anyhow::Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", requested))
-        .with_context(|| format!("127.0.0.1:{requested} is not available"))?;
+fn loopback_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// How often an auto-picked port may turn out taken by the time the child binds it.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// Spawns a child on a port (re-picking the port when an auto-picked one was taken in the
+/// meantime) and waits until `probe_path` answers 2xx.
+async fn start_child(
+    name: &'static str,
+    requested_port: u16,
+    log_path: &Path,
+    probe_path: &str,
+    http: &reqwest::Client,
+    mut command_for: impl FnMut(u16) -> anyhow::Result<Command>,
+) -> anyhow::Result<(ManagedChild, u16)> {
+    let mut attempt = 1;
+    loop {
+        let port = pick_port(requested_port).with_context(|| format!("{name} port"))?;
+        let mut child = ManagedChild::spawn(name, command_for(port)?, log_path.to_owned())?;
+        let probe = format!("{}{probe_path}", loopback_url(port));
+        match child.wait_ready(http, &probe).await {
+            Ok(()) => return Ok((child, port)),
+            Err(e) if requested_port == 0 && attempt < PORT_ATTEMPTS && child.lost_port_race() => {
+                tracing::debug!(name, port, error = %e, "port taken meanwhile; picking another");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `requested` if it is free; for 0, a free port below Linux's ephemeral range (32768+), so that
+/// the kernel does not hand the same port to another socket (an outgoing connection, a `:0`
+/// listener) between our check and the child's bind. The port is released before the child
+/// binds it; [`start_child`] retries the rare loser of that race.
+fn pick_port(requested: u16) -> anyhow::Result<u16> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    if requested != 0 {
+        let listener = TcpListener::bind(("127.0.0.1", requested))
+            .with_context(|| format!("127.0.0.1:{requested} is not available"))?;
+        return Ok(listener.local_addr()?.port());
+    }
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let mut seed = hasher.finish();
+    for _ in 0..64 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let candidate = 20_000 + u16::try_from((seed >> 33) % 12_000).unwrap_or(0);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", candidate)) {
+            return Ok(listener.local_addr()?.port());
+        }
+    }
+    let listener = TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -252,20 +296,18 @@ struct ManagedChild {
 
 impl ManagedChild {
     fn spawn(name: &'static str, mut cmd: Command, log_path: PathBuf) -> anyhow::Result<Self> {
-        let log = File::create(&log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
+        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
         let child = cmd.spawn().with_context(|| {
-            format!("starting {name} ({:?}); run `make tools` if it is missing", cmd.as_std())
+            format!(
+                "starting {name} ({:?}); run `make tools` if it is missing",
+                cmd.as_std()
+            )
         })?;
-        Ok(Self {
-            name,
-            child,
-            log_path,
-        })
+        Ok(Self { name, child, log_path })
     }
 
     async fn wait_ready(&mut self, http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
@@ -300,6 +342,12 @@ impl ManagedChild {
         if let Err(e) = self.child.kill().await {
             tracing::warn!(name = self.name, error = %e, "stopping child");
         }
+    }
+
+    /// Whether the child died because its port was taken.
+    fn lost_port_race(&self) -> bool {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        log.contains("EADDRINUSE") || log.contains("Address already in use")
     }
 
     fn output_tail(&self) -> String {
@@ -356,7 +404,7 @@ mod tests {
         let lambda = LambdaStub::start().await;
         let started = Instant::now();
         let services = start_services(&dir, &lambda.url).await;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis(), "started");
+        eprintln!("stand-ins ready in {} ms", started.elapsed().as_millis());
 
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let moto = http
@@ -374,10 +422,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(health, json!({ "ok": true }));
-        let config: Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join("cognito/.cognito/config.json")).unwrap(),
-        )
-        .unwrap();
+        let config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("cognito/.cognito/config.json")).unwrap()).unwrap();
         assert_eq!(config["LambdaClient"]["endpoint"], lambda.url.as_str());
         assert_eq!(config["TriggerFunctions"]["PreSignUp"], "auth-hooks");
         assert_eq!(

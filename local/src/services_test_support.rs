@@ -151,11 +151,7 @@ impl Drop for LambdaStub {
     }
 }
 
-async fn invoke(
-    State(state): State<StubState>,
-    UrlPath(function): UrlPath<String>,
-    body: Bytes,
-) -> (HeaderMap, Bytes) {
+async fn invoke(State(state): State<StubState>, UrlPath(function): UrlPath<String>, body: Bytes) -> (HeaderMap, Bytes) {
     let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.calls.lock().unwrap().push(Invocation {
         function,

@@ -19,6 +19,17 @@ pub const INVITE_TTL_SECONDS: i64 = 7 * 24 * 60 * 60;
 /// Connections and subscriptions live at most as long as API Gateway keeps a socket open.
 pub const CONNECTION_TTL_SECONDS: i64 = 2 * 60 * 60;
 
+/// Shortest handle.
+pub const MIN_HANDLE_CHARS: usize = 2;
+/// Longest handle.
+pub const MAX_HANDLE_CHARS: usize = 32;
+
+/// A handle: 2–32 characters of `a-z 0-9 _ .` (already lowercase; Cognito cannot rewrite it).
+pub fn is_valid_handle(handle: &str) -> bool {
+    (MIN_HANDLE_CHARS..=MAX_HANDLE_CHARS).contains(&handle.len())
+        && handle.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'.')
+}
+
 /// A server or channel name: trimmed, 1–100 characters.
 pub fn validate_name(field: &'static str, name: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();

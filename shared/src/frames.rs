@@ -108,7 +108,10 @@ impl ServerFrame {
 
     /// An `ERROR` frame for a refused client frame.
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Error(ErrorFrame { code: code.to_owned(), message: message.into() })
+        Self::Error(ErrorFrame {
+            code: code.to_owned(),
+            message: message.into(),
+        })
     }
 }
 
@@ -201,7 +204,7 @@ pub struct HeartbeatAck {}
 /// `ERROR` data: the same `{code, message}` pair as the HTTP API's errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorFrame {
-    /// Stable snake_case code.
+    /// Stable `snake_case` code.
     pub code: String,
     /// Human text.
     pub message: String,
@@ -210,7 +213,10 @@ pub struct ErrorFrame {
 impl From<&ApiError> for ErrorFrame {
     /// The code and message of an API error (an internal error's message stays generic).
     fn from(error: &ApiError) -> Self {
-        Self { code: error.code().to_owned(), message: error.to_string() }
+        Self {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -228,7 +234,13 @@ pub fn ready_frames(
         Server(Server),
         Channel(Channel),
     }
-    let mut first = Ready { user_id: user_id.to_owned(), user, servers: Vec::new(), channels: Vec::new(), partial: false };
+    let mut first = Ready {
+        user_id: user_id.to_owned(),
+        user,
+        servers: Vec::new(),
+        channels: Vec::new(),
+        partial: false,
+    };
     let envelope = serialized_len(&ServerFrame::Ready(first.clone()));
 
     let mut by_server: Vec<Entry> = Vec::with_capacity(servers.len() + channels.len());
@@ -248,18 +260,18 @@ pub fn ready_frames(
 
     // Pages of (servers, channels); the first page also carries the envelope and profile.
     let mut pages: Vec<(Vec<Server>, Vec<Channel>)> = vec![(Vec::new(), Vec::new())];
-    let mut used = envelope;
+    let mut page_bytes = envelope;
     for entry in by_server {
         let size = match &entry {
             Entry::Server(server) => serialized_len(server),
             Entry::Channel(channel) => serialized_len(channel),
         } + 1;
         let page_is_empty = pages.last().is_none_or(|(s, c)| s.is_empty() && c.is_empty());
-        if used + size > budget_bytes && !page_is_empty {
+        if page_bytes + size > budget_bytes && !page_is_empty {
             pages.push((Vec::new(), Vec::new()));
-            used = CONTINUE_ENVELOPE_BYTES;
+            page_bytes = CONTINUE_ENVELOPE_BYTES;
         }
-        used += size;
+        page_bytes += size;
         if let Some((page_servers, page_channels)) = pages.last_mut() {
             match entry {
                 Entry::Server(server) => page_servers.push(server),
@@ -277,7 +289,11 @@ pub fn ready_frames(
     first.partial = count > 1;
     let mut frames = vec![ServerFrame::Ready(first)];
     frames.extend(pages.enumerate().map(|(index, (servers, channels))| {
-        ServerFrame::ReadyContinue(ReadyContinue { servers, channels, last: index + 2 == count })
+        ServerFrame::ReadyContinue(ReadyContinue {
+            servers,
+            channels,
+            last: index + 2 == count,
+        })
     }));
     frames
 }
@@ -326,7 +342,7 @@ pub enum FrameError {
 }
 
 impl FrameError {
-    /// The stable snake_case code of the `ERROR` frame.
+    /// The stable `snake_case` code of the `ERROR` frame.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidJson => "invalid_json",
@@ -346,15 +362,34 @@ impl ClientFrame {
     /// Parses a client frame; never echoes the input back in an error.
     pub fn parse(body: &str) -> Result<Self, FrameError> {
         let value: serde_json::Value = serde_json::from_str(body).map_err(|_| FrameError::InvalidJson)?;
-        let action = value.get("action").and_then(serde_json::Value::as_str).ok_or(FrameError::MissingAction)?;
+        let action = value
+            .get("action")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(FrameError::MissingAction)?;
         if !ACTIONS.contains(&action) {
             return Err(FrameError::UnknownAction);
         }
         serde_json::from_value(value).map_err(|error| {
             let text = error.to_string();
-            FrameError::InvalidFrame(text.split(" at line ").next().unwrap_or("frame does not match its action").to_owned())
+            FrameError::InvalidFrame(
+                text.split(" at line ")
+                    .next()
+                    .unwrap_or("frame does not match its action")
+                    .to_owned(),
+            )
         })
     }
+}
+
+/// The `ERROR` frame for an API error; a 5xx is logged once here and stays generic for the client.
+pub fn error_frame(error: &ApiError) -> ServerFrame {
+    if error.status().is_server_error() {
+        let source = std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::error!(error = %source, "websocket frame failed");
+    }
+    ServerFrame::Error(ErrorFrame::from(error))
 }
 
 /// The response a WebSocket route (`$connect`, `$disconnect`, `$default`) gives API Gateway.
@@ -369,11 +404,15 @@ pub fn route_response(status: StatusCode) -> ApiGatewayProxyResponse {
 /// A route's error response: the status and `{"error":{code,message}}`; 5xx logged once.
 pub fn route_error(error: &ApiError) -> ApiGatewayProxyResponse {
     if error.status().is_server_error() {
-        let source = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+        let source = std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         tracing::error!(error = %source, "websocket route failed");
     }
     let mut response = route_response(error.status());
-    response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.body = Some(Body::Text(error.body().to_string()));
     response
 }
@@ -432,7 +471,10 @@ mod tests {
             ServerFrame::HeartbeatAck(HeartbeatAck {}),
             ServerFrame::error("x", "y"),
             ServerFrame::ServerDelete(ServerDeleted { id: "s".to_owned() }),
-            ServerFrame::MemberLeave(MemberLeft { server_id: "s".to_owned(), user_id: "u".to_owned() }),
+            ServerFrame::MemberLeave(MemberLeft {
+                server_id: "s".to_owned(),
+                user_id: "u".to_owned(),
+            }),
         ];
         for frame in frames {
             assert_eq!(serde_json::to_value(&frame).unwrap()["type"], frame.kind());
@@ -442,10 +484,15 @@ mod tests {
     #[test]
     fn parses_every_client_action() {
         assert_eq!(ClientFrame::parse(r#"{"action":"hello"}"#), Ok(ClientFrame::Hello));
-        assert_eq!(ClientFrame::parse(r#"{"action":"heartbeat","extra":1}"#), Ok(ClientFrame::Heartbeat));
+        assert_eq!(
+            ClientFrame::parse(r#"{"action":"heartbeat","extra":1}"#),
+            Ok(ClientFrame::Heartbeat)
+        );
         assert_eq!(
             ClientFrame::parse(r#"{"action":"typing","channelId":"C1"}"#),
-            Ok(ClientFrame::Typing { channel_id: "C1".to_owned() })
+            Ok(ClientFrame::Typing {
+                channel_id: "C1".to_owned()
+            })
         );
     }
 
@@ -454,8 +501,14 @@ mod tests {
         assert_eq!(ClientFrame::parse("{\"action\":").unwrap_err().code(), "invalid_json");
         assert_eq!(ClientFrame::parse("").unwrap_err().code(), "invalid_json");
         assert_eq!(ClientFrame::parse("[1]").unwrap_err().code(), "missing_action");
-        assert_eq!(ClientFrame::parse(r#"{"action":5}"#).unwrap_err().code(), "missing_action");
-        assert_eq!(ClientFrame::parse(r#"{"action":"sendmessage"}"#).unwrap_err().code(), "unknown_action");
+        assert_eq!(
+            ClientFrame::parse(r#"{"action":5}"#).unwrap_err().code(),
+            "missing_action"
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"action":"sendmessage"}"#).unwrap_err().code(),
+            "unknown_action"
+        );
         let invalid = ClientFrame::parse(r#"{"action":"typing"}"#).unwrap_err();
         assert_eq!(invalid.code(), "invalid_frame");
         assert_eq!(invalid.to_string(), "missing field `channelId`");
@@ -464,7 +517,10 @@ mod tests {
     #[test]
     fn errors_never_echo_the_frame() {
         let secret = "eyJhbGciOiJSUzI1NiJ9.secret";
-        for body in [format!("{{\"action\":\"{secret}\"}}"), format!("{{\"action\":\"typing\",\"channelId\":{{\"{secret}\":1}}}}")] {
+        for body in [
+            format!("{{\"action\":\"{secret}\"}}"),
+            format!("{{\"action\":\"typing\",\"channelId\":{{\"{secret}\":1}}}}"),
+        ] {
             let error = ClientFrame::parse(&body).unwrap_err();
             assert!(!error.to_string().contains(secret), "{error}");
         }
@@ -476,26 +532,47 @@ mod tests {
         let channels = vec![channel(&servers[0], 1)];
         let frames = ready_frames("u", None, servers.clone(), channels.clone(), READY_BUDGET_BYTES);
         assert_eq!(frames.len(), 1);
-        let ServerFrame::Ready(ready) = &frames[0] else { panic!("{frames:?}") };
+        let ServerFrame::Ready(ready) = &frames[0] else {
+            panic!("{frames:?}")
+        };
         assert!(!ready.partial);
         assert_eq!((ready.servers.clone(), ready.channels.clone()), (servers, channels));
-        assert_eq!(serde_json::to_value(&frames[0]).unwrap()["data"]["user"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(&frames[0]).unwrap()["data"]["user"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
     fn a_large_ready_is_paged_under_the_budget_and_loses_nothing() {
         let servers: Vec<Server> = (0..60).map(server).collect();
-        let channels: Vec<Channel> =
-            servers.iter().enumerate().flat_map(|(s, srv)| (0..12).map(move |c| channel(srv, s * 100 + c))).collect();
-        let profile = Profile { id: "u".to_owned(), handle: "ada".to_owned(), created_at: "2026-12-03T16:23:42.123Z".to_owned() };
+        let channels: Vec<Channel> = servers
+            .iter()
+            .enumerate()
+            .flat_map(|(s, srv)| (0..12).map(move |c| channel(srv, s * 100 + c)))
+            .collect();
+        let profile = Profile {
+            id: "u".to_owned(),
+            handle: "ada".to_owned(),
+            created_at: "2026-12-03T16:23:42.123Z".to_owned(),
+        };
 
-        let frames = ready_frames("u", Some(profile), servers.clone(), channels.clone(), READY_BUDGET_BYTES);
+        let frames = ready_frames(
+            "u",
+            Some(profile),
+            servers.clone(),
+            channels.clone(),
+            READY_BUDGET_BYTES,
+        );
 
         assert!(frames.len() > 1, "{} frames", frames.len());
         let mut seen_servers = Vec::new();
         let mut seen_channels = Vec::new();
         for (index, frame) in frames.iter().enumerate() {
-            assert!(frame.to_bytes().unwrap().len() <= READY_BUDGET_BYTES, "frame {index} too big");
+            assert!(
+                frame.to_bytes().unwrap().len() <= READY_BUDGET_BYTES,
+                "frame {index} too big"
+            );
             match frame {
                 ServerFrame::Ready(ready) => {
                     assert_eq!(index, 0);
@@ -524,7 +601,12 @@ mod tests {
     fn route_errors_render_the_json_error_body() {
         let response = route_error(&ApiError::Unauthorized);
         assert_eq!(response.status_code, 401);
-        let Some(Body::Text(body)) = response.body else { panic!("no body") };
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"], "unauthorized");
+        let Some(Body::Text(body)) = response.body else {
+            panic!("no body")
+        };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
+            "unauthorized"
+        );
     }
 }

@@ -255,11 +255,7 @@ impl TokenVerifier {
         if !client_ok {
             return Err(TokenError::WrongClient);
         }
-        Ok(VerifiedToken {
-            sub,
-            token_use,
-            claims,
-        })
+        Ok(VerifiedToken { sub, token_use, claims })
     }
 
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, TokenError> {
@@ -275,8 +271,7 @@ impl TokenVerifier {
             let cache = self.read_cache();
             (cache.last_fetch, cache.last_fetch_failed)
         };
-        let may_fetch =
-            last_fetch.is_none_or(|at| at.elapsed() >= self.options.refetch_interval);
+        let may_fetch = last_fetch.is_none_or(|at| at.elapsed() >= self.options.refetch_interval);
         if !may_fetch {
             return Err(if failed {
                 TokenError::KeysUnavailable(JwksError::Backoff)
@@ -326,15 +321,11 @@ impl TokenVerifier {
 /// Reads the `kid` of an RS256 header without trusting anything else in the token.
 fn header_key_id(token: &str) -> Result<String, TokenError> {
     let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| TokenError::Malformed)?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
+    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| TokenError::Malformed)?;
+    let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(TokenError::UnsupportedAlgorithm);
     }
@@ -372,9 +363,7 @@ fn map_jwt_error(kind: &jsonwebtoken::errors::ErrorKind) -> TokenError {
     use jsonwebtoken::errors::ErrorKind;
     match kind {
         ErrorKind::InvalidSignature | ErrorKind::InvalidRsaKey(_) => TokenError::BadSignature,
-        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
-            TokenError::UnsupportedAlgorithm
-        }
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => TokenError::UnsupportedAlgorithm,
         ErrorKind::ExpiredSignature => TokenError::Expired,
         ErrorKind::ImmatureSignature => TokenError::NotYetValid,
         ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
@@ -426,7 +415,9 @@ mod tests {
             let (served_hits, served_document) = (hits.clone(), document.clone());
             tokio::spawn(async move {
                 loop {
-                    let Ok((mut socket, _)) = listener.accept().await else { return };
+                    let Ok((mut socket, _)) = listener.accept().await else {
+                        return;
+                    };
                     served_hits.fetch_add(1, Ordering::SeqCst);
                     let body = served_document.read().unwrap().clone();
                     tokio::spawn(async move {
@@ -536,7 +527,10 @@ mod tests {
     #[tokio::test]
     async fn accepts_a_good_id_token() {
         let server = pool().await;
-        let verified = verifier(&server, Duration::from_secs(60)).verify(&sign(&id_claims())).await.unwrap();
+        let verified = verifier(&server, Duration::from_secs(60))
+            .verify(&sign(&id_claims()))
+            .await
+            .unwrap();
         assert_eq!(verified.sub, "5f1c6a2e-0000-4000-8000-000000000001");
         assert_eq!(verified.token_use, TokenUse::Id);
         assert_eq!(verified.claims["email"], "ada@example.com");
@@ -545,7 +539,10 @@ mod tests {
     #[tokio::test]
     async fn accepts_a_good_access_token() {
         let server = pool().await;
-        let verified = verifier(&server, Duration::from_secs(60)).verify(&sign(&access_claims())).await.unwrap();
+        let verified = verifier(&server, Duration::from_secs(60))
+            .verify(&sign(&access_claims()))
+            .await
+            .unwrap();
         assert_eq!(verified.token_use, TokenUse::Access);
         assert_eq!(verified.claims["client_id"], CLIENT);
     }
@@ -564,7 +561,10 @@ mod tests {
     async fn rejects_a_forged_signature() {
         let server = pool().await;
         let token = sign_with(FORGER_KEY, KID, &id_claims());
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::BadSignature), "{error:?}");
     }
 
@@ -575,7 +575,10 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged_claims = URL_SAFE_NO_PAD.encode(with(id_claims(), "sub", json!("someone-else")).to_string());
         parts[1] = &forged_claims;
-        let error = verifier(&server, Duration::from_secs(60)).verify(&parts.join(".")).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&parts.join("."))
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::BadSignature), "{error:?}");
     }
 
@@ -583,7 +586,10 @@ mod tests {
     async fn rejects_an_expired_token() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "exp", json!(now() - 120)));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::Expired), "{error:?}");
     }
 
@@ -598,7 +604,10 @@ mod tests {
     async fn rejects_a_token_without_exp() {
         let server = pool().await;
         let token = sign(&without(id_claims(), "exp"));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::MissingClaim("exp")), "{error:?}");
     }
 
@@ -606,7 +615,10 @@ mod tests {
     async fn rejects_a_token_issued_in_the_future() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "iat", json!(now() + 3600)));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::NotYetValid), "{error:?}");
     }
 
@@ -614,7 +626,10 @@ mod tests {
     async fn rejects_a_token_not_valid_before_a_future_time() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "nbf", json!(now() + 3600)));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::NotYetValid), "{error:?}");
     }
 
@@ -622,7 +637,10 @@ mod tests {
     async fn rejects_a_wrong_issuer() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "iss", json!("http://127.0.0.1:9229/other_pool")));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::WrongIssuer), "{error:?}");
     }
 
@@ -630,7 +648,10 @@ mod tests {
     async fn rejects_an_id_token_for_another_client() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "aud", json!("client-elsewhere")));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::WrongClient), "{error:?}");
     }
 
@@ -638,7 +659,10 @@ mod tests {
     async fn rejects_an_access_token_for_another_client() {
         let server = pool().await;
         let token = sign(&with(access_claims(), "client_id", json!("client-elsewhere")));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::WrongClient), "{error:?}");
     }
 
@@ -646,7 +670,10 @@ mod tests {
     async fn rejects_an_access_token_that_only_names_the_client_in_aud() {
         let server = pool().await;
         let token = sign(&with(without(access_claims(), "client_id"), "aud", json!(CLIENT)));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::MissingClaim("client_id")), "{error:?}");
     }
 
@@ -654,7 +681,10 @@ mod tests {
     async fn rejects_a_token_without_token_use() {
         let server = pool().await;
         let token = sign(&without(id_claims(), "token_use"));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::MissingClaim("token_use")), "{error:?}");
     }
 
@@ -662,7 +692,10 @@ mod tests {
     async fn rejects_an_unknown_token_use() {
         let server = pool().await;
         let token = sign(&with(id_claims(), "token_use", json!("refresh")));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::WrongTokenUse), "{error:?}");
     }
 
@@ -670,7 +703,10 @@ mod tests {
     async fn rejects_a_token_without_sub() {
         let server = pool().await;
         let token = sign(&without(id_claims(), "sub"));
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::MissingClaim("sub")), "{error:?}");
     }
 
@@ -680,9 +716,16 @@ mod tests {
         let public_key = server.document.read().unwrap().clone();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(KID.to_owned());
-        let token =
-            jsonwebtoken::encode(&header, &id_claims(), &EncodingKey::from_secret(public_key.as_bytes()).unwrap()).unwrap();
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let token = jsonwebtoken::encode(
+            &header,
+            &id_claims(),
+            &EncodingKey::from_secret(public_key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::UnsupportedAlgorithm), "{error:?}");
         assert_eq!(server.hits(), 0);
     }
@@ -718,15 +761,19 @@ mod tests {
             &EncodingKey::from_rsa_pem(SIGNING_KEY.as_bytes()).unwrap(),
         )
         .unwrap();
-        let error = verifier(&server, Duration::from_secs(60)).verify(&token).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&token)
+            .await
+            .unwrap_err();
         assert!(matches!(error, TokenError::MissingKeyId), "{error:?}");
     }
 
     #[tokio::test]
     async fn rejects_an_unknown_kid_after_one_refetch_and_rate_limits_further_fetches() {
         let server = pool().await;
-        let verifier = verifier(&server, Duration::from_secs(3600));
+        let verifier = verifier(&server, Duration::from_millis(300));
         verifier.verify(&sign(&id_claims())).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
         let stranger = sign_with(SIGNING_KEY, "unknown-kid", &id_claims());
 
         let first = verifier.verify(&stranger).await.unwrap_err();
@@ -734,7 +781,20 @@ mod tests {
 
         assert!(matches!(first, TokenError::UnknownKey), "{first:?}");
         assert!(matches!(second, TokenError::UnknownKey), "{second:?}");
-        assert_eq!(server.hits(), 1, "the first fetch happened too recently to refetch");
+        assert_eq!(server.hits(), 2, "one refetch for the unknown kid, none for the retry");
+    }
+
+    #[tokio::test]
+    async fn does_not_refetch_within_the_interval() {
+        let server = pool().await;
+        let verifier = verifier(&server, Duration::from_secs(3600));
+        verifier.verify(&sign(&id_claims())).await.unwrap();
+        let stranger = sign_with(SIGNING_KEY, "unknown-kid", &id_claims());
+
+        let error = verifier.verify(&stranger).await.unwrap_err();
+
+        assert!(matches!(error, TokenError::UnknownKey), "{error:?}");
+        assert_eq!(server.hits(), 1);
     }
 
     #[tokio::test]
@@ -758,7 +818,10 @@ mod tests {
         *server.document.write().unwrap() =
             json!({ "keys": [jwk(SIGNING_KEY, KID), jwk(FORGER_KEY, "rotated")] }).to_string();
 
-        let verified = verifier.verify(&sign_with(FORGER_KEY, "rotated", &id_claims())).await.unwrap();
+        let verified = verifier
+            .verify(&sign_with(FORGER_KEY, "rotated", &id_claims()))
+            .await
+            .unwrap();
 
         assert_eq!(verified.token_use, TokenUse::Id);
         assert_eq!(server.hits(), 2);
@@ -791,7 +854,10 @@ mod tests {
         ] }))
         .await;
 
-        let error = verifier(&server, Duration::from_secs(60)).verify(&sign(&id_claims())).await.unwrap_err();
+        let error = verifier(&server, Duration::from_secs(60))
+            .verify(&sign(&id_claims()))
+            .await
+            .unwrap_err();
 
         assert!(matches!(error, TokenError::UnknownKey), "{error:?}");
     }

@@ -5,6 +5,7 @@
 //! domain rules, key formats and SDK calls live here, once.
 
 pub mod access;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod domain;
@@ -20,4 +21,3 @@ pub mod store;
 pub mod table;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod clock;

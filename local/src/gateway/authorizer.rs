@@ -63,6 +63,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        None if value.eq_ignore_ascii_case("bearer") => "",
         _ => value,
     };
     (!token.is_empty()).then_some(token)
@@ -144,7 +145,10 @@ mod tests {
     #[test]
     fn splits_scopes_or_reports_none() {
         let access = json!({ "scope": "openid aws.cognito.signin.user.admin" });
-        assert_eq!(scopes(access.as_object().unwrap()), json!(["openid", "aws.cognito.signin.user.admin"]));
+        assert_eq!(
+            scopes(access.as_object().unwrap()),
+            json!(["openid", "aws.cognito.signin.user.admin"])
+        );
         assert_eq!(scopes(&Map::new()), Value::Null);
     }
 }

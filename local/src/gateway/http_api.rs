@@ -87,9 +87,7 @@ impl HttpApi {
 
     /// The axum router (serve it with `ConnectInfo<SocketAddr>`).
     pub fn router(self) -> axum::Router {
-        axum::Router::new()
-            .fallback(handle)
-            .with_state(Arc::new(self))
+        axum::Router::new().fallback(handle).with_state(Arc::new(self))
     }
 
     async fn respond(&self, peer: SocketAddr, request: Request, request_id: &str) -> Response {
@@ -247,15 +245,15 @@ pub fn build_event(input: &EventInput<'_>) -> Value {
         }),
     );
     let textual = is_textual(&parts.headers);
-    if !input.body.is_empty() {
+    if input.body.is_empty() {
+        event.insert("isBase64Encoded".into(), json!(false));
+    } else {
         let (body, encoded) = match std::str::from_utf8(input.body) {
             Ok(text) if textual => (text.to_owned(), false),
             _ => (STANDARD.encode(input.body), true),
         };
         event.insert("body".into(), json!(body));
         event.insert("isBase64Encoded".into(), json!(encoded));
-    } else {
-        event.insert("isBase64Encoded".into(), json!(false));
     }
     Value::Object(event)
 }
@@ -271,7 +269,10 @@ fn event_headers(headers: &HeaderMap, input: &EventInput<'_>, source_ip: &str) -
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    joined.entry("x-forwarded-for".into()).or_default().push(source_ip.to_owned());
+    joined
+        .entry("x-forwarded-for".into())
+        .or_default()
+        .push(source_ip.to_owned());
     joined
         .entry("x-forwarded-port".into())
         .or_insert_with(|| vec![local_port(input).to_string()]);
@@ -305,7 +306,12 @@ fn cookies(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .flat_map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned().split(';').map(|c| c.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .split(';')
+                .map(|cookie| cookie.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .filter(|cookie| !cookie.is_empty())
         .collect()
 }
@@ -337,7 +343,12 @@ fn is_textual(headers: &HeaderMap) -> bool {
     let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")

@@ -20,8 +20,9 @@ pub mod streams;
 pub mod websocket;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -134,29 +135,24 @@ pub(crate) fn epoch_millis(at: OffsetDateTime) -> i64 {
 
 /// `12/Mar/2020:19:03:58 +0000`: API Gateway's `time` / `requestTime` format.
 pub(crate) fn clf_time(at: OffsetDateTime) -> String {
-    let format = format_description!(
-        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-    );
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    let format = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
 }
 
 /// RFC 3339 with milliseconds, as the `@connections` API reports times.
 pub(crate) fn iso_time(at: OffsetDateTime) -> String {
-    let format = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
 }
 
 /// An `X-Amzn-Trace-Id` value (`Root=1-<epoch hex>-<24 hex>`).
 pub(crate) fn trace_id(at: OffsetDateTime) -> String {
     let random = ulid::Ulid::generate().to_bytes();
-    let hex: String = random[4..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("Root=1-{:08x}-{hex}", at.unix_timestamp())
+    let mut trace = format!("Root=1-{:08x}-", at.unix_timestamp());
+    for byte in &random[4..16] {
+        let _ = write!(trace, "{byte:02x}");
+    }
+    trace
 }
 
 #[cfg(test)]
@@ -168,7 +164,11 @@ mod tests {
         let id = apigw_id();
         assert_eq!(id.len(), 16);
         assert!(id.ends_with('='));
-        assert!(id[..15].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            id[..15]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(apigw_id(), apigw_id());
     }
 

@@ -95,8 +95,7 @@ impl RouteTable {
 
     /// Parses a routes file.
     pub fn from_json(json: &str) -> Result<Self, RouteError> {
-        let file: RoutesFile =
-            serde_json::from_str(json).map_err(|e| RouteError(e.to_string()))?;
+        let file: RoutesFile = serde_json::from_str(json).map_err(|e| RouteError(e.to_string()))?;
         let http_routes = file
             .http_routes
             .into_iter()
@@ -173,15 +172,15 @@ impl HttpRoute {
             vec![Segment::Literal(String::new())]
         } else {
             path.split('/')
-                .map(|segment| {
-                    match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                .map(
+                    |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                         Some(name) => match name.strip_suffix('+') {
                             Some(name) => Segment::Greedy(name.to_owned()),
                             None => Segment::Variable(name.to_owned()),
                         },
                         None => Segment::Literal(segment.to_owned()),
-                    }
-                })
+                    },
+                )
                 .collect()
         };
         Ok(Self {
@@ -212,10 +211,7 @@ impl HttpRoute {
                         return None;
                     }
                     path_parameters.insert(name.clone(), decode(&rest));
-                    return Some(RouteMatch {
-                        route,
-                        path_parameters,
-                    });
+                    return Some(RouteMatch { route, path_parameters });
                 }
                 Segment::Literal(literal) => {
                     if path.get(index)? != literal {
@@ -228,21 +224,14 @@ impl HttpRoute {
                 }
             }
         }
-        (path.len() == self.segments.len()).then_some(RouteMatch {
-            route,
-            path_parameters,
-        })
+        (path.len() == self.segments.len()).then_some(RouteMatch { route, path_parameters })
     }
 
     fn specificity(&self, method: &str) -> Specificity {
         Specificity {
             not_default: self.method != "$default",
             no_greedy: !self.segments.iter().any(|s| matches!(s, Segment::Greedy(_))),
-            literal_positions: self
-                .segments
-                .iter()
-                .map(|s| matches!(s, Segment::Literal(_)))
-                .collect(),
+            literal_positions: self.segments.iter().map(|s| matches!(s, Segment::Literal(_))).collect(),
             exact_method: self.method == method,
         }
     }
@@ -288,8 +277,14 @@ mod tests {
 
     #[test]
     fn prefers_literal_segments_over_variables() {
-        assert_eq!(table().match_http("GET", "/servers/@me").unwrap().route.function, "mine");
-        assert_eq!(table().match_http("GET", "/servers/42").unwrap().route.function, "by-id");
+        assert_eq!(
+            table().match_http("GET", "/servers/@me").unwrap().route.function,
+            "mine"
+        );
+        assert_eq!(
+            table().match_http("GET", "/servers/42").unwrap().route.function,
+            "by-id"
+        );
     }
 
     #[test]
@@ -298,7 +293,10 @@ mod tests {
         let found = routes.match_http("PUT", "/files/a/b%20c").unwrap();
         assert_eq!(found.route.function, "files");
         assert_eq!(found.path_parameters["path"], "a/b c");
-        assert_eq!(routes.match_http("DELETE", "/files/a").unwrap().route.function, "delete-files");
+        assert_eq!(
+            routes.match_http("DELETE", "/files/a").unwrap().route.function,
+            "delete-files"
+        );
     }
 
     #[test]
@@ -313,14 +311,18 @@ mod tests {
 
     #[test]
     fn decodes_path_parameters_but_keeps_plus_signs() {
-        let found = table().match_http("GET", "/servers/a%2Fb+c").unwrap();
+        let routes = table();
+        let found = routes.match_http("GET", "/servers/a%2Fb+c").unwrap();
         assert_eq!(found.path_parameters["serverId"], "a/b+c");
     }
 
     #[test]
     fn falls_back_to_the_default_route() {
         let routes = table().with_http_route("$default", "fallback").unwrap();
-        assert_eq!(routes.match_http("PATCH", "/nowhere").unwrap().route.function, "fallback");
+        assert_eq!(
+            routes.match_http("PATCH", "/nowhere").unwrap().route.function,
+            "fallback"
+        );
         assert_eq!(routes.match_http("GET", "/servers/1").unwrap().route.function, "by-id");
     }
 }

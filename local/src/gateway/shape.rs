@@ -76,7 +76,10 @@ fn compare(actual: &Value, expected: &Value, path: &str, rules: &ShapeRules<'_>,
             }
             for (key, value) in actual {
                 if !kinds.contains(kind(value)) && !value.is_null() {
-                    out.push(format!("{shown}[{key}]: {} where the sample has {kinds:?}", kind(value)));
+                    out.push(format!(
+                        "{shown}[{key}]: {} where the sample has {kinds:?}",
+                        kind(value)
+                    ));
                 }
             }
         }
@@ -105,7 +108,11 @@ fn compare(actual: &Value, expected: &Value, path: &str, rules: &ShapeRules<'_>,
             }
         }
         (actual, expected) if kind(actual) != kind(expected) => {
-            out.push(format!("{shown}: {} where the sample has {}", kind(actual), kind(expected)));
+            out.push(format!(
+                "{shown}: {} where the sample has {}",
+                kind(actual),
+                kind(expected)
+            ));
         }
         _ => {}
     }

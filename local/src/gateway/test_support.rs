@@ -156,6 +156,11 @@ impl Recorder {
         });
     }
 
+    /// Records `event` as received by `function`.
+    pub fn record(&self, function: &str, event: Value) {
+        self.0.lock().unwrap().push((function.to_owned(), event));
+    }
+
     /// Every recorded event of `name`.
     pub fn events(&self, name: &str) -> Vec<Value> {
         self.0
@@ -193,7 +198,9 @@ pub async fn serve(router: axum::Router) -> ServerHandle {
 
 /// The sample events under `events/<function>/`, by file name.
 pub fn sample_events(function: &str) -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(function);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(function);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };

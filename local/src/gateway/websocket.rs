@@ -83,6 +83,24 @@ pub struct WebSocketApi {
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionRegistry {
     inner: Arc<Mutex<HashMap<String, Arc<Connection>>>>,
+    /// Connection tasks still running (their `$disconnect` included).
+    running: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a connection task as running until dropped.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    fn start(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// One open connection.
@@ -134,11 +152,16 @@ impl ConnectionRegistry {
         self.lock().is_empty()
     }
 
-    /// Closes every connection with 1001 "Going away" (stack shutdown).
-    pub async fn close_all(&self) {
+    /// Closes every connection with 1001 "Going away" (stack shutdown) and waits, up to
+    /// `timeout`, until their `$disconnect` invocations have finished.
+    pub async fn close_all(&self, timeout: Duration) {
         let connections: Vec<Arc<Connection>> = self.lock().values().cloned().collect();
         for connection in connections {
             let _ = connection.outbox.send(Outbound::Close(1001, "Going away")).await;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.running.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -200,7 +223,12 @@ impl WebSocketApi {
                 .map(|(key, _)| key.as_str()),
             _ => None,
         }
-        .or_else(|| self.routes.websocket_routes.contains_key("$default").then_some("$default"))
+        .or_else(|| {
+            self.routes
+                .websocket_routes
+                .contains_key("$default")
+                .then_some("$default")
+        })
     }
 }
 
@@ -266,6 +294,7 @@ async fn connect(
 
 /// Runs one accepted connection until either side closes it, then fires `$disconnect`.
 async fn run(api: Arc<WebSocketApi>, socket: WebSocket, context: ConnectionContext) {
+    let _running = Running::start(&api.connections.running);
     let (outbox, mut inbox) = mpsc::channel::<Outbound>(64);
     let connection = Arc::new(Connection {
         context: context.clone(),
@@ -359,11 +388,25 @@ fn spawn_message(api: &Arc<WebSocketApi>, connection: &Arc<Connection>, body: St
     let connection = connection.clone();
     tokio::spawn(async move {
         let request_id = apigw_id();
-        let route_key = if binary { api.routes.websocket_routes.contains_key("$default").then_some("$default") } else { api.select_route(&body) };
+        let route_key = if binary {
+            api.routes
+                .websocket_routes
+                .contains_key("$default")
+                .then_some("$default")
+        } else {
+            api.select_route(&body)
+        };
         let error = match route_key {
             None => Some("Forbidden"),
             Some(route_key) => {
-                let event = message_event(&connection.context, route_key, &body, binary, &request_id, OffsetDateTime::now_utc());
+                let event = message_event(
+                    &connection.context,
+                    route_key,
+                    &body,
+                    binary,
+                    &request_id,
+                    OffsetDateTime::now_utc(),
+                );
                 match api.invoke_route(route_key, event).await {
                     Some(Ok(_)) => None,
                     Some(Err(error)) => {
@@ -391,11 +434,17 @@ fn spawn_message(api: &Arc<WebSocketApi>, connection: &Arc<Connection>, body: St
 
 impl Connection {
     fn touch(&self) {
-        *self.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = OffsetDateTime::now_utc();
+        *self
+            .last_active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = OffsetDateTime::now_utc();
     }
 
     fn last_active(&self) -> OffsetDateTime {
-        *self.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .last_active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -427,14 +476,23 @@ async fn management(api: &WebSocketApi, method: &http::Method, id: &str, body: B
     match *method {
         http::Method::POST => {
             if body.len() > api.options.max_post_bytes {
-                return error_response(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", json!("Payload too large"));
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PayloadTooLargeException",
+                    &json!("Payload too large"),
+                );
             }
             let message = match String::from_utf8(body.to_vec()) {
                 Ok(text) => Message::Text(text.into()),
                 Err(binary) => Message::Binary(binary.into_bytes().into()),
             };
             let (delivered, outcome) = oneshot::channel();
-            if connection.outbox.send(Outbound::Send(message, delivered)).await.is_err() {
+            if connection
+                .outbox
+                .send(Outbound::Send(message, delivered))
+                .await
+                .is_err()
+            {
                 return gone();
             }
             match outcome.await {
@@ -451,7 +509,12 @@ async fn management(api: &WebSocketApi, method: &http::Method, id: &str, body: B
                 },
                 "lastActiveAt": iso_time(connection.last_active()),
             });
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], info.to_string()).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                info.to_string(),
+            )
+                .into_response()
         }
         http::Method::DELETE => {
             if connection.outbox.send(Outbound::Close(1000, "")).await.is_err() {
@@ -459,11 +522,11 @@ async fn management(api: &WebSocketApi, method: &http::Method, id: &str, body: B
             }
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => error_response(StatusCode::FORBIDDEN, "ForbiddenException", json!("Forbidden")),
+        _ => error_response(StatusCode::FORBIDDEN, "ForbiddenException", &json!("Forbidden")),
     }
 }
 
-fn error_response(status: StatusCode, error_type: &'static str, message: Value) -> Response {
+fn error_response(status: StatusCode, error_type: &'static str, message: &Value) -> Response {
     (
         status,
         [
@@ -476,15 +539,19 @@ fn error_response(status: StatusCode, error_type: &'static str, message: Value) 
 }
 
 fn gone() -> Response {
-    error_response(StatusCode::GONE, "GoneException", Value::Null)
+    error_response(StatusCode::GONE, "GoneException", &Value::Null)
 }
 
 fn forbidden() -> Response {
-    error_response(StatusCode::FORBIDDEN, "ForbiddenException", json!("Forbidden"))
+    error_response(StatusCode::FORBIDDEN, "ForbiddenException", &json!("Forbidden"))
 }
 
 fn refusal(status: StatusCode, result: &Value) -> Response {
-    let body = result.get("body").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let body = result
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut response = (status, body).into_response();
     for (name, value) in &response_headers(result) {
         response.headers_mut().append(name, value.clone());
@@ -506,7 +573,9 @@ fn response_headers(result: &Value) -> HeaderMap {
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    headers
+        .get(name)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
 /// `sec-websocket-key` → `Sec-WebSocket-Key`, as API Gateway presents header names.
@@ -526,7 +595,12 @@ pub fn canonical_header_name(name: &str) -> String {
         .join("-")
 }
 
-fn request_context(context: &ConnectionContext, route_key: &str, event_type: &str, now: OffsetDateTime) -> Map<String, Value> {
+fn request_context(
+    context: &ConnectionContext,
+    route_key: &str,
+    event_type: &str,
+    now: OffsetDateTime,
+) -> Map<String, Value> {
     let mut request_context = Map::new();
     request_context.insert("routeKey".into(), json!(route_key));
     request_context.insert("eventType".into(), json!(event_type));
@@ -562,11 +636,24 @@ pub fn connect_event(
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    multi.entry("X-Amzn-Trace-Id".into()).or_insert_with(|| vec![trace_id(now)]);
-    multi.entry("X-Forwarded-For".into()).or_default().push(context.source_ip.clone());
-    let local_port = context.domain_name.rsplit_once(':').map_or("80", |(_, port)| port).to_owned();
-    multi.entry("X-Forwarded-Port".into()).or_insert_with(|| vec![local_port]);
-    multi.entry("X-Forwarded-Proto".into()).or_insert_with(|| vec!["http".to_owned()]);
+    multi
+        .entry("X-Amzn-Trace-Id".into())
+        .or_insert_with(|| vec![trace_id(now)]);
+    multi
+        .entry("X-Forwarded-For".into())
+        .or_default()
+        .push(context.source_ip.clone());
+    let local_port = context
+        .domain_name
+        .rsplit_once(':')
+        .map_or("80", |(_, port)| port)
+        .to_owned();
+    multi
+        .entry("X-Forwarded-Port".into())
+        .or_insert_with(|| vec![local_port]);
+    multi
+        .entry("X-Forwarded-Proto".into())
+        .or_insert_with(|| vec!["http".to_owned()]);
     let single: Map<String, Value> = multi
         .iter()
         .map(|(name, values)| (name.clone(), json!(values.join(", "))))

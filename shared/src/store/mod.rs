@@ -25,7 +25,7 @@ use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_
 
 pub use connections::SubscriptionTarget;
 pub use messages::PostOutcome;
-pub use schema::create_table;
+pub use schema::{TableInfo, create_table};
 pub use servers::JoinOutcome;
 
 /// A DynamoDB item as raw attribute values (what stream records and the SDK carry).
