@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local stack's stand-in tools into <repo>/.cosmos (git-ignored), or into
 # $COSMOS_TOOLS_DIR when set (the same variable cosmos-local reads):
-#   .cosmos/venv                               python venv: moto[server] (moto_server), cfn-lint
+#   .cosmos/venv                               python venv: moto[server] (moto_server), cfn-lint,
+#                                              websockets (a WebSocket client for the walkthrough)
 #   .cosmos/node/node_modules/cognito-local    npm cognito-local (Cognito stand-in with triggers)
 # Idempotent: a stamp file per tool holds the pins it was installed with; a re-run with the same
 # pins does nothing, a changed pin reinstalls that tool from scratch. Needs python3 (3.9+, with
@@ -10,6 +11,8 @@ set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+# A WebSocket client for the README walkthrough: `.cosmos/venv/bin/python -m websockets <url>`.
+WEBSOCKETS_VERSION="15.0.1"
 COGNITO_LOCAL_VERSION="5.3.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +33,7 @@ install_venv() {
   local python="${PYTHON:-python3}"
   command -v "$python" >/dev/null 2>&1 || fail "python3 not found (need python 3.9+ with pip)"
   local want
-  want="moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION $("$python" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')"
+  want="moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION websockets==$WEBSOCKETS_VERSION $("$python" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" ]]; then
     echo "tools: moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION: up to date ($venv)"
     return
@@ -49,7 +52,7 @@ install_venv() {
     pip=("$python" -m pip --python "$venv/bin/python")
   fi
   "${pip[@]}" install --quiet --disable-pip-version-check --no-input \
-    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" "websockets==$WEBSOCKETS_VERSION" \
     || fail "pip install of moto[server]==$MOTO_VERSION / cfn-lint==$CFN_LINT_VERSION failed"
   [[ -x "$venv/bin/moto_server" ]] || fail "moto_server missing after install"
   echo "$want" >"$stamp"

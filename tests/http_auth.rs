@@ -11,7 +11,9 @@ fn cognito_local_key() -> anyhow::Result<EncodingKey> {
     let path = cosmos_local::services::default_tools_dir()
         .join("node/node_modules/cognito-local/lib/keys/cognitoLocal.private.json");
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    Ok(EncodingKey::from_rsa_pem(keys["pem"].as_str().unwrap_or_default().as_bytes())?)
+    Ok(EncodingKey::from_rsa_pem(
+        keys["pem"].as_str().unwrap_or_default().as_bytes(),
+    )?)
 }
 
 fn sign(claims: &Value, key: &EncodingKey) -> anyhow::Result<String> {
@@ -47,11 +49,17 @@ async fn bad_tokens_get_the_authorizers_401_and_change_nothing() -> anyhow::Resu
     let forged = sign(&id_claims(&world, &ada.id, &client_id, now + 600), &forged_key)?;
     let (header, payload, _signature) = {
         let mut parts = ada.token().split('.');
-        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next())
+        (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next(),
+        )
     };
     let unsigned = format!("{header}.{payload}.");
 
-    let (status, _, _) = world.call("POST", "/servers", Some(&good_minted), Some(r#"{"name":"minted"}"#)).await?;
+    let (status, _, _) = world
+        .call("POST", "/servers", Some(&good_minted), Some(r#"{"name":"minted"}"#))
+        .await?;
     assert_eq!(status, 201, "a correctly minted token is the control case");
 
     let refused = [
@@ -65,13 +73,19 @@ async fn bad_tokens_get_the_authorizers_401_and_change_nothing() -> anyhow::Resu
         ("refresh token", Some(ada.tokens.refresh_token.as_str())),
     ];
     for (case, token) in refused {
-        let (status, headers, body) = world.call("POST", "/servers", token, Some(r#"{"name":"nope"}"#)).await?;
+        let (status, headers, body) = world
+            .call("POST", "/servers", token, Some(r#"{"name":"nope"}"#))
+            .await?;
         assert_eq!(status, 401, "{case}");
         assert!(headers.get("www-authenticate").is_some(), "{case}");
         assert_eq!(body, json!({"message": "Unauthorized"}), "{case}");
     }
     let (_, servers) = world.as_user(&ada, "GET", "/servers", None).await?;
-    assert_eq!(servers.as_array().map(Vec::len), Some(1), "only the control server exists: {servers}");
+    assert_eq!(
+        servers.as_array().map(Vec::len),
+        Some(1),
+        "only the control server exists: {servers}"
+    );
     world.stop().await;
     Ok(())
 }
@@ -81,19 +95,28 @@ async fn access_tokens_work_and_functions_answer_with_json_errors() -> anyhow::R
     let world = World::start().await?;
     let ada = world.sign_up("ada").await?;
 
-    let (status, _, body) = world.call("GET", "/servers", Some(&ada.tokens.access_token), None).await?;
+    let (status, _, body) = world
+        .call("GET", "/servers", Some(&ada.tokens.access_token), None)
+        .await?;
     assert_eq!((status, body), (200, json!([])));
 
     let (status, body) = world.as_user(&ada, "POST", "/servers", Some("{not json")).await?;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")));
-    let (status, body) = world.as_user(&ada, "GET", &format!("/servers/{}", shared::ids::new_id()), None).await?;
+    let (status, body) = world
+        .as_user(&ada, "GET", &format!("/servers/{}", shared::ids::new_id()), None)
+        .await?;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
     let (status, _, body) = world.call("GET", "/nowhere", Some(ada.token()), None).await?;
     assert_eq!((status, body), (404, json!({"message": "Not Found"})));
     let oversize = format!(r#"{{"content":"{}"}}"#, "x".repeat(100_000));
     let (_, general) = world.create_server(&ada, "Limits").await?;
-    let (status, body) = world.as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(&oversize)).await?;
-    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    let (status, body) = world
+        .as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(&oversize))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     world.stop().await;
     Ok(())
 }

@@ -54,23 +54,44 @@ impl World {
     /// Starts a fresh stack on ephemeral ports with its own data directory.
     pub async fn start() -> Result<Self> {
         let data_dir = std::env::temp_dir().join(format!("cosmos-e2e-{}", ulid::Ulid::generate()));
-        let stack = Stack::start(StackOptions::new(&data_dir, cosmos_functions())).await.context("starting the local stack")?;
+        let stack = Stack::start(StackOptions::new(&data_dir, cosmos_functions()))
+            .await
+            .context("starting the local stack")?;
         let config = stack.client_config().clone();
-        let table_name = stack.function_env().var("TABLE_NAME").context("the stack sets TABLE_NAME")?;
+        let table_name = stack
+            .function_env()
+            .var("TABLE_NAME")
+            .context("the stack sets TABLE_NAME")?;
         let cognito = CognitoClient::new(config.cognito_endpoint.clone());
-        Ok(Self { stack, config, table_name, http: reqwest::Client::new(), cognito, data_dir })
+        Ok(Self {
+            stack,
+            config,
+            table_name,
+            http: reqwest::Client::new(),
+            cognito,
+            data_dir,
+        })
     }
 
     /// Signs a new user up (email as username, handle as `preferred_username`), confirms them
     /// with the local code and signs them in.
     pub async fn sign_up(&self, handle: &str) -> Result<User> {
-        let email = format!("{handle}-{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+        let email = format!(
+            "{handle}-{}@example.com",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
         let password = "Correct-Horse-9-Battery";
         let client_id = &self.config.user_pool_client_id;
         let signed_up = self.cognito.sign_up(client_id, &email, password, handle).await?;
-        self.cognito.confirm_sign_up(client_id, &email, CONFIRMATION_CODE).await?;
+        self.cognito
+            .confirm_sign_up(client_id, &email, CONFIRMATION_CODE)
+            .await?;
         let tokens = self.cognito.initiate_auth(client_id, &email, password).await?;
-        Ok(User { id: signed_up.user_sub, handle: handle.to_owned(), tokens })
+        Ok(User {
+            id: signed_up.user_sub,
+            handle: handle.to_owned(),
+            tokens,
+        })
     }
 
     /// Sends an HTTP API request with an optional bearer token and JSON body; returns the
@@ -105,19 +126,33 @@ impl World {
 
     /// Creates a server as `owner`; returns (server id, general channel id).
     pub async fn create_server(&self, owner: &User, name: &str) -> Result<(String, String)> {
-        let (status, server) = self.as_user(owner, "POST", "/servers", Some(&serde_json::json!({ "name": name }).to_string())).await?;
+        let (status, server) = self
+            .as_user(
+                owner,
+                "POST",
+                "/servers",
+                Some(&serde_json::json!({ "name": name }).to_string()),
+            )
+            .await?;
         if status != 201 {
             bail!("create server: {status} {server}");
         }
         let server_id = server["id"].as_str().ok_or_else(|| anyhow!("no id"))?.to_owned();
-        let (_, channels) = self.as_user(owner, "GET", &format!("/servers/{server_id}/channels"), None).await?;
-        let general = channels[0]["id"].as_str().ok_or_else(|| anyhow!("no general channel: {channels}"))?.to_owned();
+        let (_, channels) = self
+            .as_user(owner, "GET", &format!("/servers/{server_id}/channels"), None)
+            .await?;
+        let general = channels[0]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no general channel: {channels}"))?
+            .to_owned();
         Ok((server_id, general))
     }
 
     /// Makes `guest` join `server_id` through an invite created by `member`.
     pub async fn invite_and_join(&self, member: &User, guest: &User, server_id: &str) -> Result<()> {
-        let (status, invite) = self.as_user(member, "POST", &format!("/servers/{server_id}/invites"), None).await?;
+        let (status, invite) = self
+            .as_user(member, "POST", &format!("/servers/{server_id}/invites"), None)
+            .await?;
         if status != 201 {
             bail!("create invite: {status} {invite}");
         }
@@ -144,7 +179,10 @@ impl World {
 
     /// Opens a socket for `user` and waits for its `READY`.
     pub async fn connect_ready(&self, user: &User) -> Result<(Socket, Value)> {
-        let mut socket = self.connect(Some(user.token())).await.map_err(|status| anyhow!("connect refused: {status}"))?;
+        let mut socket = self
+            .connect(Some(user.token()))
+            .await
+            .map_err(|status| anyhow!("connect refused: {status}"))?;
         socket.send(&serde_json::json!({ "action": "hello" })).await?;
         let ready = socket.expect("READY").await?;
         Ok((socket, ready))
@@ -209,8 +247,7 @@ impl Socket {
         let deadline = tokio::time::Instant::now() + quiet;
         loop {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
-                Err(_) => return Ok(()),
-                Ok(None) => return Ok(()),
+                Err(_) | Ok(None) => return Ok(()),
                 Ok(Some(message)) => {
                     if let WsMessage::Text(text) = message? {
                         let frame: Value = serde_json::from_str(text.as_str())?;

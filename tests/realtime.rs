@@ -22,7 +22,13 @@ async fn a_message_written_straight_to_the_table_reaches_subscribed_sockets() ->
     let mut item: std::collections::HashMap<String, AttributeValue> = serde_dynamo::to_item(&message)?;
     item.insert("PK".to_owned(), AttributeValue::S(key.pk));
     item.insert("SK".to_owned(), AttributeValue::S(key.sk));
-    world.dynamodb().put_item().table_name(world.table_name()).set_item(Some(item)).send().await?;
+    world
+        .dynamodb()
+        .put_item()
+        .table_name(world.table_name())
+        .set_item(Some(item))
+        .send()
+        .await?;
 
     let delivered = socket.expect("MESSAGE_CREATE").await?;
     assert_eq!(delivered, message);
@@ -43,7 +49,12 @@ async fn a_dropped_socket_is_cleaned_up_and_the_other_still_receives() -> anyhow
 
     phone.drop_abruptly();
     let (status, posted) = world
-        .as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(r#"{"content":"still here?"}"#))
+        .as_user(
+            &ada,
+            "POST",
+            &format!("/channels/{general}/messages"),
+            Some(r#"{"content":"still here?"}"#),
+        )
         .await?;
     assert_eq!(status, 201);
 
@@ -73,7 +84,10 @@ async fn refused_connects_get_401_and_write_nothing() -> anyhow::Result<()> {
     assert_eq!(world.connect(Some(&ada.tokens.refresh_token)).await.err(), Some(401));
 
     assert_eq!(count_items(&world, "CONN#").await?, 0);
-    assert!(world.connect(Some(&ada.tokens.access_token)).await.is_ok(), "access tokens are accepted too");
+    assert!(
+        world.connect(Some(&ada.tokens.access_token)).await.is_ok(),
+        "access tokens are accepted too"
+    );
     world.stop().await;
     Ok(())
 }
@@ -89,12 +103,22 @@ async fn joining_subscribes_live_sockets_at_once() -> anyhow::Result<()> {
     world.invite_and_join(&ada, &bob, &server_id).await?;
     assert_eq!(bob_socket.expect("MEMBER_JOIN").await?["userId"], bob.id.as_str());
     let (_, posted) = world
-        .as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(r#"{"content":"welcome"}"#))
+        .as_user(
+            &ada,
+            "POST",
+            &format!("/channels/{general}/messages"),
+            Some(r#"{"content":"welcome"}"#),
+        )
         .await?;
     assert_eq!(bob_socket.expect("MESSAGE_CREATE").await?["id"], posted["id"]);
 
     let (status, channel) = world
-        .as_user(&ada, "POST", &format!("/servers/{server_id}/channels"), Some(r#"{"name":"standup","kind":"video"}"#))
+        .as_user(
+            &ada,
+            "POST",
+            &format!("/servers/{server_id}/channels"),
+            Some(r#"{"name":"standup","kind":"video"}"#),
+        )
         .await?;
     assert_eq!(status, 201);
     assert_eq!(bob_socket.expect("CHANNEL_CREATE").await?, channel);

@@ -20,7 +20,12 @@ async fn two_users_chat_in_real_time_and_a_stranger_is_refused_everywhere() -> a
     assert_eq!(bob_ready["servers"][0]["id"], server_id.as_str(), "{bob_ready}");
 
     let (status, posted) = world
-        .as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(r#"{"content":"Hello, Bob!","nonce":"walk-1"}"#))
+        .as_user(
+            &ada,
+            "POST",
+            &format!("/channels/{general}/messages"),
+            Some(r#"{"content":"Hello, Bob!","nonce":"walk-1"}"#),
+        )
         .await?;
     assert_eq!(status, 201, "{posted}");
 
@@ -28,7 +33,9 @@ async fn two_users_chat_in_real_time_and_a_stranger_is_refused_everywhere() -> a
     assert_eq!(delivered, posted);
     assert_eq!(ada_socket.expect("MESSAGE_CREATE").await?["id"], posted["id"]);
 
-    let (status, history) = world.as_user(&bob, "GET", &format!("/channels/{general}/messages"), None).await?;
+    let (status, history) = world
+        .as_user(&bob, "GET", &format!("/channels/{general}/messages"), None)
+        .await?;
     assert_eq!(status, 200);
     assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
     assert_eq!(history[0], posted);
@@ -37,23 +44,43 @@ async fn two_users_chat_in_real_time_and_a_stranger_is_refused_everywhere() -> a
     let (mut eve_socket, eve_ready) = world.connect_ready(&eve).await?;
     assert_eq!(eve_ready["servers"], serde_json::json!([]));
     world
-        .as_user(&ada, "POST", &format!("/channels/{general}/messages"), Some(r#"{"content":"secret"}"#))
+        .as_user(
+            &ada,
+            "POST",
+            &format!("/channels/{general}/messages"),
+            Some(r#"{"content":"secret"}"#),
+        )
         .await?;
     assert_eq!(bob_socket.expect("MESSAGE_CREATE").await?["content"], "secret");
-    eve_socket.expect_none("MESSAGE_CREATE", Duration::from_millis(1500)).await?;
+    eve_socket
+        .expect_none("MESSAGE_CREATE", Duration::from_millis(1500))
+        .await?;
 
     world.stop().await;
     Ok(())
 }
 
-async fn assert_refused_everywhere(world: &World, stranger: &User, server_id: &str, channel_id: &str) -> anyhow::Result<()> {
+async fn assert_refused_everywhere(
+    world: &World,
+    stranger: &User,
+    server_id: &str,
+    channel_id: &str,
+) -> anyhow::Result<()> {
     let attempts = [
         ("GET", format!("/servers/{server_id}"), None),
         ("GET", format!("/servers/{server_id}/channels"), None),
-        ("POST", format!("/servers/{server_id}/channels"), Some(r#"{"name":"mine","kind":"text"}"#)),
+        (
+            "POST",
+            format!("/servers/{server_id}/channels"),
+            Some(r#"{"name":"mine","kind":"text"}"#),
+        ),
         ("POST", format!("/servers/{server_id}/invites"), None),
         ("GET", format!("/channels/{channel_id}/messages"), None),
-        ("POST", format!("/channels/{channel_id}/messages"), Some(r#"{"content":"let me in"}"#)),
+        (
+            "POST",
+            format!("/channels/{channel_id}/messages"),
+            Some(r#"{"content":"let me in"}"#),
+        ),
     ];
     for (method, path, body) in attempts {
         let (status, json) = world.as_user(stranger, method, &path, body).await?;

@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 
 use crate::cognito::CognitoClient;
 
-
 /// Names of the resources to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrapOptions {
@@ -301,17 +300,5 @@ mod tests {
         let pools = cognito.list_user_pools().await.unwrap();
         assert_eq!(pools.len(), 1);
         services.shutdown().await;
-    }
-
-    #[test]
-    fn table_shape_matches_the_contract_file() {
-        let shape = table_shape().unwrap();
-        assert_eq!((shape.partition_key.as_str(), shape.sort_key.as_str()), ("PK", "SK"));
-        assert_eq!(shape.indexes.len(), 1);
-        assert_eq!(shape.time_to_live_attribute, "expiresAt");
-        assert_eq!(
-            StreamViewType::from(shape.stream_view.as_str()),
-            StreamViewType::NewAndOldImages
-        );
     }
 }

@@ -16,7 +16,9 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use shared::config::TableConfig;
+use shared::config::{ConnectionsConfig, TableConfig, TokenConfig};
+use shared::connections::ConnectionsClient;
+use shared::jwt::TokenVerifier;
 use shared::store::Store;
 
 /// What an invocation resolves to.
@@ -111,12 +113,16 @@ impl Functions {
     /// event is deserialized into `E` (a mismatch is a function error, as in Lambda) and the
     /// result serialized back to JSON.
     ///
-    /// ```ignore
-    /// let state = Arc::new(servers::State::new(/* ... */));
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use cosmos_local::functions::Functions;
+    /// # fn wire(functions: &mut Functions, state: servers::State) {
+    /// let state = Arc::new(state);
     /// functions.insert_handler("servers", move |event| {
     ///     let state = state.clone();
     ///     async move { servers::handle(&state, event).await }
     /// });
+    /// # }
     /// ```
     pub fn insert_handler<E, R, F, Fut>(&mut self, name: impl Into<String>, handler: F)
     where
@@ -244,6 +250,26 @@ impl Functions {
             "message-post",
             handler!(message_post, message_post::State { store: store() }),
         );
+        let tokens = TokenConfig::from_lookup(&lookup)?;
+        let connections = ConnectionsConfig::from_lookup(&lookup)?;
+        let connections_client = || ConnectionsClient::new(&env.aws, &connections);
+        functions.insert_handler(
+            "ws-connect",
+            handler!(ws_connect, ws_connect::State::new(store(), TokenVerifier::new(tokens))),
+        );
+        functions.insert_handler(
+            "ws-disconnect",
+            handler!(ws_disconnect, ws_disconnect::State::new(store())),
+        );
+        functions.insert_handler(
+            "ws-default",
+            handler!(ws_default, ws_default::State::new(store(), connections_client())),
+        );
+        functions.insert_handler(
+            "ws-broadcast",
+            handler!(ws_broadcast, ws_broadcast::State::new(store(), connections_client())),
+        );
+        functions.insert_fallible_handler("auth-hooks", handler!(auth_hooks, auth_hooks::State::new(store())));
         Ok(functions)
     }
 }
@@ -327,6 +353,43 @@ mod tests {
     async fn turns_a_panic_into_a_function_error() {
         let error = registry().invoke("panic", json!({})).await.unwrap_err();
         assert_eq!(error, InvokeError::Failed(FunctionError::new("Panic", "boom")));
+    }
+
+    fn env(vars: &[(&str, &str)]) -> FunctionEnv {
+        FunctionEnv {
+            vars: vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            aws: aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .build(),
+        }
+    }
+
+    #[tokio::test]
+    async fn wires_the_cosmos_functions_from_the_stack_environment() {
+        let functions = Functions::cosmos(&env(&[
+            ("TABLE_NAME", "cosmos-local"),
+            ("CONNECTIONS_ENDPOINT", "http://127.0.0.1:1/local"),
+            ("USER_POOL_ISSUER", "http://127.0.0.1:1/local_pool"),
+            (
+                "USER_POOL_JWKS_URL",
+                "http://127.0.0.1:1/local_pool/.well-known/jwks.json",
+            ),
+            ("USER_POOL_CLIENT_IDS", "client"),
+        ]))
+        .unwrap();
+        let routes: Value = serde_json::from_str(include_str!("../../shared/contract/routes.json")).unwrap();
+        let declared = routes["functions"].as_object().unwrap();
+        assert_eq!(functions.names().count(), declared.len());
+        for name in declared.keys() {
+            assert!(functions.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_the_missing_variable_when_wiring_the_cosmos_functions() {
+        let error = Functions::cosmos(&env(&[])).unwrap_err();
+        assert!(error.to_string().contains("TABLE_NAME"), "{error}");
     }
 
     #[tokio::test]

@@ -300,6 +300,9 @@ impl ManagedChild {
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
+            // Its own process group: Ctrl-C in the terminal reaches only us, so the stack can
+            // shut down in order (closing sockets fires `$disconnect`, which needs moto alive).
+            .process_group(0)
             .kill_on_drop(true);
         let child = cmd.spawn().with_context(|| {
             format!(

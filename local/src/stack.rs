@@ -10,8 +10,8 @@
 //! during start-up is missed). [`Stack::client_config`] holds what a client needs — the same
 //! keys the CDK stack outputs — and [`Stack::write_client_config`] writes it (`.cosmos/local.json`).
 //!
-//! [`Stack::shutdown`] closes the WebSocket connections (their `$disconnect` still runs), stops
-//! the listeners and the mapping, then the stand-ins. Dropping a `Stack` stops everything too,
+//! [`Stack::shutdown`] stops the stream mapping, closes the WebSocket connections (their
+//! `$disconnect` still runs), stops the listeners, then the stand-ins. Dropping a `Stack` stops everything too,
 //! without waiting.
 
 use std::path::{Path, PathBuf};
@@ -219,17 +219,19 @@ impl Stack {
                 .context("building the functions")?,
         );
         let routes = Arc::new(RouteTable::cosmos()?);
-        for function in routes
+        let wanted: std::collections::BTreeSet<&String> = routes
             .http_routes
             .iter()
             .map(|route| &route.function)
             .chain(routes.websocket_routes.values())
             .chain(&routes.table_stream_consumers)
             .chain(routes.cognito_triggers.values())
-        {
-            if !functions.contains(function) {
-                tracing::warn!(function, "function not registered: its routes answer 500");
-            }
+            .collect();
+        for function in wanted.into_iter().filter(|function| !functions.contains(function)) {
+            tracing::warn!(
+                function,
+                "function not registered: its triggers fail (HTTP routes answer 500)"
+            );
         }
 
         let authorizer = JwtAuthorizer::new(Arc::new(TokenVerifier::new(token)));
@@ -310,12 +312,12 @@ impl Stack {
 
     /// Stops everything, in order, waiting for each part.
     pub async fn shutdown(mut self) {
+        if let Some(stream) = self.stream.take() {
+            stream.shutdown().await;
+        }
         self.connections.close_all(Duration::from_secs(5)).await;
         for server in self.servers.drain(..) {
             server.shutdown().await;
-        }
-        if let Some(stream) = self.stream.take() {
-            stream.shutdown().await;
         }
         if let Some(services) = self.services.take() {
             services.shutdown().await;

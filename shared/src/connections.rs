@@ -239,26 +239,29 @@ impl ConnectionsClient {
     /// stops the others. Duplicate targets get the frame once.
     pub async fn fan_out(&self, store: &Store, targets: &[SubscriptionTarget], frame: &ServerFrame) -> FanOutReport {
         let mut seen = HashSet::new();
-        let connection_ids: Vec<&str> = targets
+        // Owned ids: a stream closure taking `&str` trips rustc's higher-ranked lifetime
+        // inference when the future must be `Send` (rust-lang/rust#100013).
+        let connection_ids: Vec<String> = targets
             .iter()
             .map(|target| target.connection_id.as_str())
             .filter(|id| seen.insert(*id))
+            .map(str::to_owned)
             .collect();
         let mut report = FanOutReport::default();
         let payload = match Payload::new(frame) {
             Ok(payload) => payload,
             Err(error) => {
                 tracing::error!(frame = frame.kind(), error = %error, "frame cannot be sent to anyone");
-                report.rejected = connection_ids.into_iter().map(str::to_owned).collect();
+                report.rejected = connection_ids;
                 return report;
             }
         };
         let payload = &payload;
-        let outcomes: Vec<(&str, Result<Delivery, SendError>)> = futures::stream::iter(connection_ids)
-            .map(|connection_id| async move {
-                let outcome = self.post(connection_id, payload).await;
+        let outcomes: Vec<(String, Result<Delivery, SendError>)> = futures::stream::iter(connection_ids)
+            .map(|connection_id: String| async move {
+                let outcome = self.post(&connection_id, payload).await;
                 if matches!(outcome, Ok(Delivery::Gone)) {
-                    forget(store, connection_id).await;
+                    forget(store, &connection_id).await;
                 }
                 (connection_id, outcome)
             })
@@ -272,10 +275,10 @@ impl ConnectionsClient {
                 Err(error) if error.is_transient() => &mut report.failed,
                 Err(_) => &mut report.rejected,
             };
-            bucket.push(connection_id.to_owned());
             if let Err(error) = outcome {
                 tracing::warn!(connection_id, frame = frame.kind(), error = %error, "post to connection failed");
             }
+            bucket.push(connection_id);
         }
         report
     }

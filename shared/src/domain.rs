@@ -27,7 +27,9 @@ pub const MAX_HANDLE_CHARS: usize = 32;
 /// A handle: 2–32 characters of `a-z 0-9 _ .` (already lowercase; Cognito cannot rewrite it).
 pub fn is_valid_handle(handle: &str) -> bool {
     (MIN_HANDLE_CHARS..=MAX_HANDLE_CHARS).contains(&handle.len())
-        && handle.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'.')
+        && handle
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'.')
 }
 
 /// A server or channel name: trimmed, 1–100 characters.

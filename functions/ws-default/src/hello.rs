@@ -25,8 +25,11 @@ pub(crate) async fn ready(state: &State, connection_id: &str) -> Result<Vec<Serv
     let user_id = connection.user_id;
     let (profile, servers) =
         tokio::try_join!(state.store.get_profile(&user_id), state.store.servers_of_user(&user_id))?;
-    let channels: Vec<Vec<Channel>> = futures::stream::iter(&servers)
-        .map(|server| state.store.channels_of_server(&server.id))
+    // Owned ids: a stream closure taking a reference trips rustc's higher-ranked lifetime
+    // inference when the future must be `Send` (rust-lang/rust#100013).
+    let server_ids: Vec<String> = servers.iter().map(|server| server.id.clone()).collect();
+    let channels: Vec<Vec<Channel>> = futures::stream::iter(server_ids)
+        .map(|server_id: String| async move { state.store.channels_of_server(&server_id).await })
         .buffered(CHANNEL_QUERIES_IN_FLIGHT)
         .try_collect()
         .await?;

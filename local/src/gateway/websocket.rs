@@ -105,7 +105,7 @@ impl Drop for Running {
 
 /// One open connection.
 #[derive(Debug)]
-pub struct Connection {
+struct Connection {
     context: ConnectionContext,
     last_active: Mutex<OffsetDateTime>,
     outbox: mpsc::Sender<Outbound>,

@@ -158,7 +158,7 @@ async fn runs_the_whole_stack_with_real_clients() {
     assert_eq!(record["eventName"], "INSERT");
     assert_eq!(record["dynamodb"]["NewImage"]["content"], json!({ "S": "hello" }));
     assert!(record["eventSourceARN"].as_str().unwrap().contains(&table));
-    assert!(elapsed < Duration::from_secs(2), "stream delivery took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(1), "stream delivery took {elapsed:?}");
 
     stack.shutdown().await;
     let disconnects = recorder.wait_for("ws-disconnect", 1).await;

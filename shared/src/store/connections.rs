@@ -6,6 +6,10 @@ use crate::domain::CONNECTION_TTL_SECONDS;
 use crate::keys;
 use crate::model::{Connection, Member, Subscription};
 
+/// Most sockets of one user subscribed when they join or create a server (the rest of a
+/// transaction's 100 actions are the membership writes).
+const MAX_SUBSCRIBED_SOCKETS: usize = 90;
+
 /// Where to send a server's event: one subscribed connection.
 pub type SubscriptionTarget = Subscription;
 
@@ -76,16 +80,27 @@ impl Store {
         self.query_prefix(Index::Gsi1, &keys::connections_of(user_id)).await
     }
 
-    /// Subscribes every live connection of a user to a server (after joining or creating it).
-    pub async fn subscribe_user(&self, server_id: &str, user_id: &str) -> Result<(), StoreError> {
+    /// Subscription puts for every live connection of a user, to go into the same transaction
+    /// as the membership: the stream then sees the subscriptions no later than the `MEMBER_JOIN`
+    /// (or `CHANNEL_CREATE`) it causes, so the joiner's own sockets receive it.
+    pub(super) async fn subscription_puts(
+        &self,
+        server_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
         let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
-        let items = self
-            .connections_of_user(user_id)
+        self.connections_of_user(user_id)
             .await?
             .iter()
-            .map(|connection| Self::item(&subscription_item(server_id, connection, expires_at)))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.put_batch(items).await
+            // A transaction holds 100 actions; nobody has that many sockets open at once.
+            .take(MAX_SUBSCRIBED_SOCKETS)
+            .map(|connection| {
+                self.transact_put(
+                    Self::item(&subscription_item(server_id, connection, expires_at))?,
+                    false,
+                )
+            })
+            .collect()
     }
 
     /// Removes a user's subscriptions to a server (leaving or being removed).

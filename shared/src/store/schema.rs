@@ -6,9 +6,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::StoreError;
@@ -30,7 +30,11 @@ fn build_error(error: impl std::fmt::Display) -> StoreError {
 }
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(build_error)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(build_error)
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
@@ -74,7 +78,10 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<TableInfo
         .await;
     match created {
         Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(CreateTableError::is_resource_in_use_exception) => {}
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(CreateTableError::is_resource_in_use_exception) => {}
         Err(error) => return Err(StoreError::from_sdk(&error)),
     }
     let table = wait_until_active(client, table_name).await?;

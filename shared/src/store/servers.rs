@@ -49,8 +49,8 @@ fn invite_view(stored: Stored<InviteItem>) -> Invite {
 }
 
 impl Store {
-    /// Creates a server with its owner's membership and a "general" text channel, atomically,
-    /// and subscribes the owner's live connections to it.
+    /// Creates a server with its owner's membership, a "general" text channel and the owner's
+    /// live connections' subscriptions, atomically.
     pub async fn create_server(&self, owner_id: &str, name: String) -> Result<(Server, Channel), StoreError> {
         let now = clock::now_rfc3339();
         let server = Server {
@@ -72,13 +72,13 @@ impl Store {
             kind: ChannelKind::Text,
             created_at: now,
         };
-        self.transact(vec![
+        let mut writes = self.subscription_puts(&server.id, owner_id).await?;
+        writes.extend([
             self.transact_put(Self::item(&Stored::new(keys::server(&server.id), &server))?, true)?,
             self.transact_put(Self::item(&member_item(&owner))?, true)?,
             self.transact_put(Self::item(&channel_item(&general))?, true)?,
-        ])
-        .await?;
-        self.subscribe_user(&server.id, owner_id).await?;
+        ]);
+        self.transact(writes).await?;
         Ok((server, general))
     }
 
@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// Joins `user_id` to the invite's server: idempotent for members, atomic with the invite's
-    /// use count, and subscribes the user's live connections at once.
+    /// use count and with the subscriptions of the user's live connections.
     pub async fn join_with_invite(&self, code: &str, user_id: &str) -> Result<JoinOutcome, StoreError> {
         let Some(invite) = self.get::<InviteItem>(&keys::invite(code)).await? else {
             return Ok(JoinOutcome::InviteNotFound);
@@ -191,14 +191,10 @@ impl Store {
             role: Role::Member,
             joined_at: clock::now_rfc3339(),
         };
-        let use_invite = self.use_invite_action(code, invite.ttl.unwrap_or_default())?;
-        match self
-            .transact(vec![
-                use_invite,
-                self.transact_put(Self::item(&member_item(&member))?, true)?,
-            ])
-            .await
-        {
+        let mut writes = self.subscription_puts(&server_id, user_id).await?;
+        writes.push(self.use_invite_action(code, invite.ttl.unwrap_or_default())?);
+        writes.push(self.transact_put(Self::item(&member_item(&member))?, true)?);
+        match self.transact(writes).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 // Either a concurrent join of the same user won, or the invite ran out meanwhile.
@@ -210,7 +206,6 @@ impl Store {
             }
             Err(other) => return Err(other),
         }
-        self.subscribe_user(&server_id, user_id).await?;
         Ok(JoinOutcome::Joined(server))
     }
 

@@ -356,7 +356,9 @@ async fn answers_gone_for_a_closed_connection_so_the_sdk_reports_gone_exception(
         .unwrap_err();
 
     assert!(
-        error.as_service_error().is_some_and(PostToConnectionError::is_gone_exception),
+        error
+            .as_service_error()
+            .is_some_and(PostToConnectionError::is_gone_exception),
         "{error:?}"
     );
     let raw = reqwest::Client::new()
@@ -380,7 +382,9 @@ async fn answers_gone_for_an_unknown_connection() {
         .await
         .unwrap_err();
     assert!(
-        error.as_service_error().is_some_and(DeleteConnectionError::is_gone_exception),
+        error
+            .as_service_error()
+            .is_some_and(DeleteConnectionError::is_gone_exception),
         "{error:?}"
     );
 }
@@ -443,8 +447,8 @@ async fn closes_idle_connections_with_1001() {
 #[tokio::test]
 async fn closes_connections_at_the_maximum_lifetime_even_when_busy() {
     let options = WebSocketOptions {
-        idle_timeout: Duration::from_millis(200),
-        max_lifetime: Duration::from_millis(700),
+        idle_timeout: Duration::from_millis(500),
+        max_lifetime: Duration::from_secs(1),
         ..WebSocketOptions::default()
     };
     let ws = Ws::start_with(options, |_, _| {}).await;
@@ -454,7 +458,7 @@ async fn closes_connections_at_the_maximum_lifetime_even_when_busy() {
     let frame = loop {
         tokio::select! {
             frame = next_close(&mut client) => break frame,
-            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
         let _ = client
             .send(tungstenite::Message::text("{\"action\":\"heartbeat\"}"))
@@ -463,7 +467,7 @@ async fn closes_connections_at_the_maximum_lifetime_even_when_busy() {
 
     assert_eq!(frame.unwrap().code, CloseCode::Away);
     assert!(
-        started.elapsed() >= Duration::from_millis(600),
+        started.elapsed() >= Duration::from_millis(900),
         "{:?}",
         started.elapsed()
     );
@@ -589,7 +593,11 @@ async fn closes_every_connection_on_shutdown_and_waits_for_disconnect() {
 
     ws.connections.close_all(Duration::from_secs(5)).await;
 
-    assert_eq!(ws.recorder.events("ws-disconnect").len(), 1, "close_all returns after $disconnect ran");
+    assert_eq!(
+        ws.recorder.events("ws-disconnect").len(),
+        1,
+        "close_all returns after $disconnect ran"
+    );
     assert_eq!(closed.await.unwrap().unwrap().code, CloseCode::Away);
     assert!(ws.connections.is_empty());
 }
