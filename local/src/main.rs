@@ -53,7 +53,8 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
         if flag == "--help" || flag == "-h" {
-            bail!("{USAGE}");
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
+            std::process::exit(0);
         }
         let value = given.next().with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
         let port = || {
