@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/cosmos/target
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools check fmt lint rust-test infra-test bench
+.PHONY: help dev test tools fmt lint rust-test infra-test bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,3 +30,6 @@ rust-test: ## Unit, handler and end-to-end tests (starts a private moto server)
 
 infra-test: ## CDK app: type check, assertions, offline synth with cdk-nag, cfn-lint
 	cd infra && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run synth && npm run lint
+
+bench: tools ## Real-time latency on a fresh local stack (prints percentiles)
+	cargo run -p integration-tests --bin bench-realtime

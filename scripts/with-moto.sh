@@ -12,11 +12,13 @@ log="$root/.cosmos/test-moto.log"
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-  if curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then break; fi
+listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 0.2)" "$port" 2>/dev/null; }
+for _ in $(seq 1 200); do
+  listening && break
   kill -0 "$moto_pid" 2>/dev/null || { echo "moto exited early; see $log" >&2; exit 1; }
   sleep 0.1
 done
+listening || { echo "moto did not start listening on 127.0.0.1:$port; see $log" >&2; exit 1; }
 
 export COSMOS_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
 "$@"
