@@ -21,6 +21,9 @@ mod join_invite;
 mod list_channels;
 mod list_servers;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use shared::error::ApiError;
 use shared::http::render;
@@ -33,19 +36,24 @@ pub struct State {
     pub store: Store,
 }
 
+/// A route's future, boxed: seven routes' AWS SDK futures nested in one state machine overflow
+/// rustc's layout depth limit in clean builds.
+type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<ApiGatewayV2httpResponse, ApiError>> + Send + 'a>>;
+
 /// Dispatches on the route key; every outcome is an HTTP response.
 pub async fn handle(state: &State, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let route = request.route_key.clone().unwrap_or_default();
-    render(match route.as_str() {
-        "POST /servers" => create_server::handle(state, &request).await,
-        "GET /servers" => list_servers::handle(state, &request).await,
-        "GET /servers/{serverId}" => get_server::handle(state, &request).await,
-        "POST /servers/{serverId}/channels" => create_channel::handle(state, &request).await,
-        "GET /servers/{serverId}/channels" => list_channels::handle(state, &request).await,
-        "POST /servers/{serverId}/invites" => create_invite::handle(state, &request).await,
-        "POST /invites/{code}" => join_invite::handle(state, &request).await,
-        _ => Err(ApiError::NotFound(format!("no route {route}"))),
-    })
+    let future: RouteFuture<'_> = match route.as_str() {
+        "POST /servers" => Box::pin(create_server::handle(state, &request)),
+        "GET /servers" => Box::pin(list_servers::handle(state, &request)),
+        "GET /servers/{serverId}" => Box::pin(get_server::handle(state, &request)),
+        "POST /servers/{serverId}/channels" => Box::pin(create_channel::handle(state, &request)),
+        "GET /servers/{serverId}/channels" => Box::pin(list_channels::handle(state, &request)),
+        "POST /servers/{serverId}/invites" => Box::pin(create_invite::handle(state, &request)),
+        "POST /invites/{code}" => Box::pin(join_invite::handle(state, &request)),
+        _ => Box::pin(std::future::ready(Err(ApiError::NotFound(format!("no route {route}"))))),
+    };
+    render(future.await)
 }
 
 #[cfg(test)]
