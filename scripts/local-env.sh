@@ -27,7 +27,8 @@ cognito() {
 # sign_up <email> <handle> <password>  → SignUp, then ConfirmSignUp with the local code 123456.
 sign_up() {
   cognito SignUp "{\"ClientId\":\"$CLIENT_ID\",\"Username\":\"$1\",\"Password\":\"$3\",\"UserAttributes\":[{\"Name\":\"preferred_username\",\"Value\":\"$2\"}]}" >/dev/null &&
-    cognito ConfirmSignUp "{\"ClientId\":\"$CLIENT_ID\",\"Username\":\"$1\",\"ConfirmationCode\":\"123456\"}"
+    cognito ConfirmSignUp "{\"ClientId\":\"$CLIENT_ID\",\"Username\":\"$1\",\"ConfirmationCode\":\"123456\"}" >/dev/null &&
+    echo "signed up $1 (handle $2)"
 }
 
 # sign_in <email> <password>  → prints the id token.

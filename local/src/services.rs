@@ -267,8 +267,12 @@ async fn start_child(
 fn pick_port(requested: u16) -> anyhow::Result<u16> {
     use std::hash::{BuildHasher as _, Hasher as _};
     if requested != 0 {
-        let listener = TcpListener::bind(("127.0.0.1", requested))
-            .with_context(|| format!("127.0.0.1:{requested} is not available"))?;
+        let listener = TcpListener::bind(("127.0.0.1", requested)).with_context(|| {
+            format!(
+                "127.0.0.1:{requested} is not available (another `make dev` running, or stand-ins left \
+                     over from a killed one? `pgrep -af 'moto_server|cognito-local'` finds them)"
+            )
+        })?;
         return Ok(listener.local_addr()?.port());
     }
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -51,10 +51,30 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<String, ApiError
     Ok(trimmed.to_owned())
 }
 
-/// Message content: 1–4000 characters; whitespace-only counts as empty. Stored as sent.
+/// Characters that show nothing: whitespace and the zero-width format characters.
+fn is_invisible(character: char) -> bool {
+    character.is_whitespace()
+        || matches!(
+            character,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+        )
+}
+
+/// Message content: 1–4000 characters with at least one visible one (whitespace and zero-width
+/// characters alone count as empty), and no control characters but tab and line breaks.
+/// Stored as sent.
 pub fn validate_content(content: &str) -> Result<(), ApiError> {
-    if content.trim().is_empty() {
+    if content.chars().all(is_invisible) {
         return Err(ApiError::unprocessable("content_empty", "content must not be empty"));
+    }
+    if content
+        .chars()
+        .any(|character| character.is_control() && !matches!(character, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::unprocessable(
+            "content_invalid_characters",
+            "content must not contain control characters other than tab and line breaks",
+        ));
     }
     if content.chars().count() > MAX_MESSAGE_CHARS {
         return Err(ApiError::unprocessable(
@@ -85,8 +105,9 @@ pub fn validate_nonce(nonce: &str) -> Result<(), ApiError> {
 /// History `limit`: absent means 50; otherwise an integer 1–100.
 pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
     let Some(raw) = raw else { return Ok(DEFAULT_PAGE_LIMIT) };
-    match raw.parse::<u32>() {
-        Ok(limit) if (1..=MAX_PAGE_LIMIT).contains(&limit) => Ok(limit),
+    let digits_only = !raw.is_empty() && raw.bytes().all(|byte| byte.is_ascii_digit());
+    match raw.parse::<u32>().ok().filter(|_| digits_only) {
+        Some(limit) if (1..=MAX_PAGE_LIMIT).contains(&limit) => Ok(limit),
         _ => Err(ApiError::bad_request(
             "invalid_limit",
             format!("limit must be an integer from 1 to {MAX_PAGE_LIMIT}"),
@@ -116,6 +137,24 @@ mod tests {
             Some("content_empty")
         );
         assert_eq!(validate_content("").err().map(|e| e.code()), Some("content_empty"));
+        assert_eq!(
+            validate_content("\u{200B}\u{FEFF}\u{00A0}").err().map(|e| e.code()),
+            Some("content_empty")
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_are_fine() {
+        assert_eq!(
+            validate_content("a\u{0}b").err().map(|e| e.code()),
+            Some("content_invalid_characters")
+        );
+        assert_eq!(
+            validate_content("\u{1b}[31mred").err().map(|e| e.code()),
+            Some("content_invalid_characters")
+        );
+        assert!(validate_content("line one\r\nline two\tend").is_ok());
+        assert!(validate_content("emoji 👩‍💻 with a zero-width joiner").is_ok());
     }
 
     #[test]
@@ -140,7 +179,7 @@ mod tests {
     fn limit_defaults_and_bounds() {
         assert_eq!(parse_limit(None).ok(), Some(50));
         assert_eq!(parse_limit(Some("100")).ok(), Some(100));
-        for bad in ["0", "101", "-1", "ten", "", "1.5"] {
+        for bad in ["0", "101", "-1", "+5", " 5", "ten", "", "1.5"] {
             assert!(parse_limit(Some(bad)).is_err(), "{bad}");
         }
     }

@@ -76,19 +76,25 @@ pub fn json_body<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Resu
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("invalid_json", "a JSON body is required"));
     }
-    serde_json::from_slice(&bytes).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => ApiError::bad_request("invalid_body", data_error_message(&error)),
-        _ => ApiError::bad_request("invalid_json", "body is not valid JSON"),
-    })
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("invalid_json", "body is not valid JSON"))?;
+    // Bodies are JSON objects: serde would also fill a struct from a positional array.
+    if !value.is_object() {
+        return Err(ApiError::bad_request("invalid_body", "body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|error| ApiError::bad_request("invalid_body", data_error_message(&error)))
 }
 
-/// serde's data errors name the field and expectation ("missing field `name`") without echoing input.
+/// serde's data errors name the field and what it expected ("missing field `name`",
+/// "invalid type: integer `5`, expected a string"), never a Rust type name.
 fn data_error_message(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    text.split(" at line ")
-        .next()
-        .unwrap_or("body does not match the expected shape")
-        .to_owned()
+    let text = text.split(" at line ").next().unwrap_or_default();
+    if text.contains("struct ") || text.is_empty() {
+        "body does not match the expected shape".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// A JSON response with the given status.
@@ -169,6 +175,19 @@ mod tests {
         assert_eq!(code_of(json_body(&with_body("{}"))), (400, "invalid_body"));
         assert_eq!(code_of(json_body(&with_body("{\"name\":5}"))), (400, "invalid_body"));
         assert_eq!(code_of(json_body(&with_body("[]"))), (400, "invalid_body"));
+        assert_eq!(
+            code_of(json_body(&with_body("[\"positional\"]"))),
+            (400, "invalid_body")
+        );
+        assert_eq!(code_of(json_body(&with_body("null"))), (400, "invalid_body"));
+    }
+
+    #[test]
+    fn error_messages_name_fields_not_rust_types() {
+        let message = |body: &str| json_body::<CreateThing>(&with_body(body)).err().map(|e| e.to_string());
+        assert_eq!(message("{}").as_deref(), Some("missing field `name`"));
+        assert_eq!(message("[1]").as_deref(), Some("body must be a JSON object"));
+        assert!(!message("{\"name\":{}}").unwrap_or_default().contains("CreateThing"));
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn connect(state: &State, request: &ApiGatewayWebsocketProxyRequest) -> Re
 /// When API Gateway accepted the socket (`requestContext.connectedAt`, epoch milliseconds).
 fn connected_at(request: &ApiGatewayWebsocketProxyRequest) -> String {
     match request.request_context.connected_at {
-        millis if millis > 0 => shared::clock::epoch_to_rfc3339(millis / 1000),
+        millis if millis > 0 => shared::clock::epoch_millis_to_rfc3339(millis),
         _ => shared::clock::now_rfc3339(),
     }
 }
@@ -227,7 +227,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(connection.user_id, fixture.user_id);
-        assert_eq!(connection.connected_at, "2026-12-03T16:23:42Z");
+        assert_eq!(connection.connected_at, "2026-12-03T16:23:42.123Z");
         let subscribers: Vec<String> = fixture
             .state
             .store

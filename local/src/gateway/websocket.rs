@@ -553,7 +553,13 @@ fn refusal(status: StatusCode, result: &Value) -> Response {
         .unwrap_or_default()
         .to_owned();
     let mut response = (status, body).into_response();
-    for (name, value) in &response_headers(result) {
+    let headers = response_headers(result);
+    // The function's headers replace axum's defaults (its text/plain content type) rather than
+    // adding a second value next to them.
+    for name in headers.keys() {
+        response.headers_mut().remove(name);
+    }
+    for (name, value) in &headers {
         response.headers_mut().append(name, value.clone());
     }
     response
