@@ -235,8 +235,8 @@ impl ConnectionsClient {
     }
 
     /// Posts `frame` to every target concurrently (bounded). A closed connection (410) is
-    /// deleted with its subscriptions (`store.delete_connection`); one failing connection never
-    /// stops the others. Duplicate targets get the frame once.
+    /// deleted with its subscriptions; one failing connection never stops the others. Duplicate
+    /// targets get the frame once.
     pub async fn fan_out(&self, store: &Store, targets: &[SubscriptionTarget], frame: &ServerFrame) -> FanOutReport {
         let mut seen = HashSet::new();
         // Owned ids: a stream closure taking `&str` trips rustc's higher-ranked lifetime
@@ -261,7 +261,7 @@ impl ConnectionsClient {
             .map(|connection_id: String| async move {
                 let outcome = self.post(&connection_id, payload).await;
                 if matches!(outcome, Ok(Delivery::Gone)) {
-                    forget(store, &connection_id).await;
+                    forget(store, &connection_id, targets).await;
                 }
                 (connection_id, outcome)
             })
@@ -317,7 +317,16 @@ impl ConnectionsClient {
 }
 
 /// Deletes a closed connection and its subscriptions; a failure is logged (TTL cleans up later).
-async fn forget(store: &Store, connection_id: &str) {
+///
+/// The subscriptions it was reached through are deleted by key first: they may outlive the
+/// connection item (a `$disconnect` racing a join), and `delete_connection` finds the others
+/// only through the user's memberships.
+async fn forget(store: &Store, connection_id: &str, targets: &[SubscriptionTarget]) {
+    for target in targets.iter().filter(|target| target.connection_id == connection_id) {
+        if let Err(error) = store.delete_subscription(&target.server_id, connection_id).await {
+            tracing::warn!(connection_id, error = %error, "deleting a closed connection's subscription failed");
+        }
+    }
     match store.delete_connection(connection_id).await {
         Ok(()) => tracing::info!(connection_id, "deleted a closed connection"),
         Err(error) => tracing::warn!(connection_id, error = %error, "deleting a closed connection failed"),

@@ -150,6 +150,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_expired_nonce_that_is_not_yet_deleted_no_longer_deduplicates() {
+        let world = world().await;
+        let (_, first) = post_as(
+            &world,
+            &world.owner,
+            &world.general.id,
+            r#"{"content":"old","nonce":"n-2"}"#,
+        )
+        .await;
+        expire_nonce(&world, "n-2").await;
+
+        let (status, again) = post_as(
+            &world,
+            &world.owner,
+            &world.general.id,
+            r#"{"content":"new","nonce":"n-2"}"#,
+        )
+        .await;
+
+        assert_eq!(status, 201, "{again}");
+        assert_ne!(again["id"], first["id"]);
+        assert_eq!(history_len(&world).await, 2);
+    }
+
+    /// Backdates a nonce's TTL the way an item past its TTL looks before DynamoDB deletes it.
+    async fn expire_nonce(world: &World, nonce: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let key = shared::keys::message_nonce(&world.general.id, &world.owner, nonce);
+        let client = shared::testing::dynamodb_client(&shared::testing::endpoint());
+        let updated = client
+            .update_item()
+            .table_name(world.state.store.table_name())
+            .key("PK", AttributeValue::S(key.pk))
+            .key("SK", AttributeValue::S(key.sk))
+            .update_expression("SET expiresAt = :past")
+            .expression_attribute_values(":past", AttributeValue::N("1".to_owned()))
+            .send()
+            .await;
+        assert!(updated.is_ok(), "{updated:?}");
+    }
+
+    #[tokio::test]
     async fn the_same_nonce_from_another_author_is_a_new_message() {
         let world = world().await;
         let guest = user_id();

@@ -64,12 +64,10 @@ pub async fn handle(state: &State, event: Event) -> DynamoDbEventResponse {
                 }
             }
         }
-        if sequence_number.is_none() {
-            tracing::error!("a failed record has no sequence number to report");
-            continue;
-        }
         let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = sequence_number;
+        // Without a sequence number the record cannot be named: an empty identifier makes Lambda
+        // retry the whole batch rather than checkpoint past a record that was never delivered.
+        failure.item_identifier = Some(sequence_number.unwrap_or_default());
         response.batch_item_failures.push(failure);
     }
     response
@@ -106,7 +104,13 @@ async fn broadcast(state: &State, record: EventRecord) -> Result<(), String> {
 
 /// The server whose subscribers should see this change, and the frame to send them.
 fn frame_for(record: EventRecord) -> Option<(String, ServerFrame)> {
-    let key: Key = from_raw(record.change.keys.into()).ok()?;
+    let key: Key = match from_raw(record.change.keys.into()) {
+        Ok(key) => key,
+        Err(error) => {
+            tracing::error!(error = %error, "skipping a record whose keys do not decode");
+            return None;
+        }
+    };
     let kind = shared::keys::classify(&key.pk, &key.sk);
     let (new, old) = (record.change.new_image, record.change.old_image);
     let frame = match (record.event_name.as_str(), kind) {
@@ -300,6 +304,44 @@ mod tests {
             "forgotten after the first 410"
         );
         assert!(store.get_connection("grace-closed").await.unwrap().is_none());
+        let subscribers: Vec<String> = store
+            .subscriptions_of_server(&fixture.server_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.connection_id)
+            .collect();
+        assert_eq!(subscribers, vec!["member".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_gone_subscription_whose_connection_item_is_already_deleted_is_removed_too() {
+        let fixture = fixture().await;
+        let store = &fixture.state.store;
+        let grace = shared::testing::user_id();
+        let invite = store
+            .create_invite(&fixture.server_id, &shared::testing::user_id(), None, 3600)
+            .await
+            .unwrap();
+        store.join_with_invite(&invite.code, &grace).await.unwrap();
+        connect(store, "grace-orphan", &grace).await;
+        // `$disconnect` raced a join: the connection item is gone, a subscription is left over.
+        store.delete_connection("grace-orphan").await.unwrap();
+        let orphan = Connection {
+            connection_id: "grace-orphan".to_owned(),
+            user_id: grace.clone(),
+            connected_at: shared::clock::now_rfc3339(),
+        };
+        store
+            .subscribe_connection(&orphan, std::slice::from_ref(&fixture.server_id))
+            .await
+            .unwrap();
+        fixture.endpoint.answer("grace-orphan", 410);
+
+        let response = handle(&fixture.state, sample(INSERTS, &fixture.server_id)).await;
+
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(fixture.endpoint.attempts_to("grace-orphan"), 1);
         let subscribers: Vec<String> = store
             .subscriptions_of_server(&fixture.server_id)
             .await

@@ -75,7 +75,16 @@ async fn connect(state: &State, request: &ApiGatewayWebsocketProxyRequest) -> Re
         user_id: verified.sub,
         connected_at: connected_at(request),
     };
-    let servers = state.store.put_connection(&connection).await?;
+    let servers = match state.store.put_connection(&connection).await {
+        Ok(servers) => servers,
+        Err(error) => {
+            // A refused `$connect` leaves nothing behind: undo whatever part was written.
+            if let Err(cleanup) = state.store.delete_connection(connection_id).await {
+                tracing::warn!(connection_id, error = %cleanup, "cleaning up a failed connect failed");
+            }
+            return Err(error.into());
+        }
+    };
     tracing::info!(connection_id, user_id = %connection.user_id, servers = servers.len(), "connected");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! Access pattern: `CONN#<connectionId>` / `CONN` (the caller's user), `USER#<userId>` /
 //! `PROFILE`, the user's memberships (GSI1 `USER#<userId>` / `SERVER#...`) and their servers
-//! (batch get), then each server's channels (GSI1 `SERVER#<serverId>` / `CHANNEL#...`), at most
+//! (batch get), the connection's `SUB#` items re-put for those servers, then each server's channels (GSI1 `SERVER#<serverId>` / `CHANNEL#...`), at most
 //! [`CHANNEL_QUERIES_IN_FLIGHT`] queries at a time.
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -22,12 +22,15 @@ pub(crate) async fn ready(state: &State, connection_id: &str) -> Result<Vec<Serv
         .get_connection(connection_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let user_id = connection.user_id;
+    let user_id = connection.user_id.clone();
     let (profile, servers) =
         tokio::try_join!(state.store.get_profile(&user_id), state.store.servers_of_user(&user_id))?;
     // Owned ids: a stream closure taking a reference trips rustc's higher-ranked lifetime
     // inference when the future must be `Send` (rust-lang/rust#100013).
     let server_ids: Vec<String> = servers.iter().map(|server| server.id.clone()).collect();
+    // READY lists these servers, so this socket must receive their events: re-subscribe it in
+    // case a join raced its `$connect` (each read the other's GSI1 entry before it landed).
+    state.store.subscribe_connection(&connection, &server_ids).await?;
     let channels: Vec<Vec<Channel>> = futures::stream::iter(server_ids)
         .map(|server_id: String| async move { state.store.channels_of_server(&server_id).await })
         .buffered(CHANNEL_QUERIES_IN_FLIGHT)

@@ -14,23 +14,41 @@ const MAX_SUBSCRIBED_SOCKETS: usize = 90;
 pub type SubscriptionTarget = Subscription;
 
 impl Store {
-    /// Records a new connection and subscribes it to each of the user's servers.
+    /// Records a new connection and subscribes it to each of the user's servers; returns them.
+    ///
+    /// The connection is written before memberships are read: a join running at the same time
+    /// then either finds this socket (and subscribes it) or is found here. Whatever both miss
+    /// (GSI1 lags), `hello` re-subscribes.
     pub async fn put_connection(&self, connection: &Connection) -> Result<Vec<String>, StoreError> {
         let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
+        self.put_batch(vec![Self::item(
+            &Stored::new(keys::connection(&connection.connection_id), connection)
+                .with_gsi1(keys::connection_gsi1(&connection.user_id, &connection.connection_id))
+                .with_ttl(expires_at),
+        )?])
+        .await?;
         let memberships: Vec<Member> = self
             .query_prefix(Index::Gsi1, &keys::servers_of(&connection.user_id))
             .await?;
         let server_ids: Vec<String> = memberships.into_iter().map(|member| member.server_id).collect();
-        let mut items = vec![Self::item(
-            &Stored::new(keys::connection(&connection.connection_id), connection)
-                .with_gsi1(keys::connection_gsi1(&connection.user_id, &connection.connection_id))
-                .with_ttl(expires_at),
-        )?];
-        for server_id in &server_ids {
-            items.push(Self::item(&subscription_item(server_id, connection, expires_at))?);
-        }
-        self.put_batch(items).await?;
+        self.subscribe_connection(connection, &server_ids).await?;
         Ok(server_ids)
+    }
+
+    /// (Re)subscribes one connection to the given servers; idempotent.
+    pub async fn subscribe_connection(&self, connection: &Connection, server_ids: &[String]) -> Result<(), StoreError> {
+        let expires_at = clock::now_epoch_seconds() + CONNECTION_TTL_SECONDS;
+        let items = server_ids
+            .iter()
+            .map(|server_id| Self::item(&subscription_item(server_id, connection, expires_at)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.put_batch(items).await
+    }
+
+    /// Deletes one subscription (a 410 for a connection whose own item may already be gone).
+    pub async fn delete_subscription(&self, server_id: &str, connection_id: &str) -> Result<(), StoreError> {
+        self.delete_batch(vec![keys::subscription(server_id, connection_id)])
+            .await
     }
 
     /// A live connection by id.
@@ -81,8 +99,9 @@ impl Store {
     }
 
     /// Subscription puts for every live connection of a user, to go into the same transaction
-    /// as the membership: the stream then sees the subscriptions no later than the `MEMBER_JOIN`
-    /// (or `CHANNEL_CREATE`) it causes, so the joiner's own sockets receive it.
+    /// as the membership: the membership and the subscriptions commit together, so when
+    /// `ws-broadcast` reads the server's subscriptions for the `MEMBER_JOIN` (or a later event),
+    /// the joiner's own sockets are among them.
     pub(super) async fn subscription_puts(
         &self,
         server_id: &str,
@@ -101,18 +120,6 @@ impl Store {
                 )
             })
             .collect()
-    }
-
-    /// Removes a user's subscriptions to a server (leaving or being removed).
-    pub async fn unsubscribe_user(&self, server_id: &str, user_id: &str) -> Result<(), StoreError> {
-        let doomed = self
-            .subscriptions_of_server(server_id)
-            .await?
-            .into_iter()
-            .filter(|subscription| subscription.user_id == user_id)
-            .map(|subscription| keys::subscription(server_id, &subscription.connection_id))
-            .collect();
-        self.delete_batch(doomed).await
     }
 
     /// Every live subscription to a server's events: the audience of a fan-out.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::TableConfig;
 use crate::error::ApiError;
 use crate::keys::{Gsi1Key, Key, PrefixQuery, RangeQuery};
-use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY};
+use crate::table::{GSI1, GSI1_PARTITION_KEY, GSI1_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
 pub use connections::SubscriptionTarget;
 pub use messages::PostOutcome;
@@ -119,12 +119,43 @@ pub fn from_raw<T: DeserializeOwned>(item: RawItem) -> Result<T, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
+/// Why DynamoDB cancelled a transaction, from its per-action reason codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancellation {
+    /// A condition failed: the state is not what the write expects.
+    Condition,
+    /// Another transaction or throttling got in the way: worth retrying.
+    Contention,
+    /// Anything else (validation, size): not worth retrying.
+    Other,
+}
+
+fn classify_cancellation(codes: &[Option<&str>]) -> Cancellation {
+    let any = |wanted: &[&str]| codes.iter().flatten().any(|code| wanted.contains(code));
+    if any(&["ConditionalCheckFailed"]) {
+        Cancellation::Condition
+    } else if any(&[
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    ]) {
+        Cancellation::Contention
+    } else {
+        Cancellation::Other
+    }
+}
+
 /// Which key set a query runs on.
 #[derive(Debug, Clone, Copy)]
 enum Index {
     Table,
     Gsi1,
 }
+
+/// "No such item": absent, or past its TTL but not yet deleted (DynamoDB deletes late; an item
+/// without the TTL attribute never matches the second half).
+const NEW_ITEM_CONDITION: &str = "attribute_not_exists(#pk) OR #ttl < :now";
 
 /// Most DynamoDB batch writes take 25 items.
 const BATCH_WRITE_LIMIT: usize = 25;
@@ -190,8 +221,10 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::item(stored)?))
-            .condition_expression("attribute_not_exists(#pk)")
+            .condition_expression(NEW_ITEM_CONDITION)
             .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(crate::clock::now_epoch_seconds().to_string()))
             .send()
             .await
             .map_err(|error| StoreError::from_sdk(&error))?;
@@ -249,7 +282,7 @@ impl Store {
         let mut items = Vec::with_capacity(wanted.min(100));
         let mut start_key = None;
         loop {
-            let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
+            let remaining = i32::try_from(wanted.saturating_sub(items.len())).unwrap_or(i32::MAX);
             let output = self
                 .client
                 .query()
@@ -357,45 +390,51 @@ impl Store {
             .set_item(Some(item));
         if new_only {
             put = put
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY);
+                .condition_expression(NEW_ITEM_CONDITION)
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", AttributeValue::N(crate::clock::now_epoch_seconds().to_string()));
         }
         let put = put.build().map_err(|error| StoreError::Sdk(error.to_string()))?;
         Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build())
     }
 
-    /// All-or-nothing write; any failed condition is a `Conflict`.
+    /// All-or-nothing write. A failed condition is a `Conflict`; contention (another
+    /// transaction on the same item, throttling) is retried a few times with jitter, then
+    /// reported as `Throttled` (429 with `Retry-After`).
     async fn transact(&self, items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let cancelled_by_condition = error
-                    .as_service_error()
-                    .and_then(|service| match service {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                            cancelled,
-                        ) => Some(
-                            cancelled
-                                .cancellation_reasons()
-                                .iter()
-                                .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
-                        ),
-                        _ => None,
-                    })
-                    .unwrap_or(false);
-                if cancelled_by_condition {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(StoreError::from_sdk(&error))
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        const ATTEMPTS: u32 = 4;
+        for attempt in 1..=ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(error) = result else { return Ok(()) };
+            let cancellation = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<Option<&str>> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code())
+                        .collect();
+                    classify_cancellation(&codes)
                 }
+                _ => return Err(StoreError::from_sdk(&error)),
+            };
+            match cancellation {
+                Cancellation::Condition => return Err(StoreError::Conflict),
+                Cancellation::Contention if attempt < ATTEMPTS => {
+                    let jitter = u64::from(rand::random::<u8>() % 50);
+                    tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
+                }
+                Cancellation::Contention => return Err(StoreError::Throttled),
+                Cancellation::Other => return Err(StoreError::from_sdk(&error)),
             }
         }
+        Err(StoreError::Throttled)
     }
 
     /// Strongly consistent batch get of live items by key (100 keys a request; unprocessed
@@ -444,5 +483,41 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cancellation, classify_cancellation};
+
+    #[test]
+    fn a_failed_condition_wins_over_contention() {
+        let codes = [
+            Some("None"),
+            Some("ConditionalCheckFailed"),
+            Some("TransactionConflict"),
+        ];
+        assert_eq!(classify_cancellation(&codes), Cancellation::Condition);
+    }
+
+    #[test]
+    fn conflicts_and_throttling_are_contention() {
+        assert_eq!(
+            classify_cancellation(&[Some("None"), Some("TransactionConflict")]),
+            Cancellation::Contention
+        );
+        assert_eq!(
+            classify_cancellation(&[Some("ThrottlingError"), None]),
+            Cancellation::Contention
+        );
+    }
+
+    #[test]
+    fn other_reasons_are_not_retried() {
+        assert_eq!(
+            classify_cancellation(&[Some("ValidationError"), Some("None")]),
+            Cancellation::Other
+        );
+        assert_eq!(classify_cancellation(&[]), Cancellation::Other);
     }
 }
