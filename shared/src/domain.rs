@@ -42,6 +42,12 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<String, ApiError
             format!("{field} must not be empty"),
         ));
     }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "name_invalid_characters",
+            format!("{field} must not contain control characters"),
+        ));
+    }
     if chars > MAX_NAME_CHARS {
         return Err(ApiError::unprocessable(
             "name_too_long",
@@ -161,6 +167,10 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(validate_name("name", "  general ").ok().as_deref(), Some("general"));
         assert_eq!(validate_name("name", "   ").err().map(|e| e.code()), Some("name_empty"));
+        assert_eq!(
+            validate_name("name", "a\u{7}b").err().map(|e| e.code()),
+            Some("name_invalid_characters")
+        );
         assert_eq!(
             validate_name("name", &"n".repeat(101)).err().map(|e| e.code()),
             Some("name_too_long")

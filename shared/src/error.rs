@@ -103,6 +103,16 @@ impl ApiError {
         }
     }
 
+    /// Logs a 5xx once with its hidden source (what failed, never shown to the client).
+    pub fn log_if_server_error(&self, context: &'static str) {
+        if self.status().is_server_error() {
+            let source = std::error::Error::source(self)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::error!(error = %source, "{context}");
+        }
+    }
+
     /// The `{"error":{...}}` body (and `retryAfter` for 429).
     pub fn body(&self) -> serde_json::Value {
         let mut error = serde_json::json!({ "code": self.code(), "message": self.to_string() });

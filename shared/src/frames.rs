@@ -383,12 +383,7 @@ impl ClientFrame {
 
 /// The `ERROR` frame for an API error; a 5xx is logged once here and stays generic for the client.
 pub fn error_frame(error: &ApiError) -> ServerFrame {
-    if error.status().is_server_error() {
-        let source = std::error::Error::source(error)
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        tracing::error!(error = %source, "websocket frame failed");
-    }
+    error.log_if_server_error("websocket frame failed");
     ServerFrame::Error(ErrorFrame::from(error))
 }
 
@@ -403,12 +398,7 @@ pub fn route_response(status: StatusCode) -> ApiGatewayProxyResponse {
 
 /// A route's error response: the status and `{"error":{code,message}}`; 5xx logged once.
 pub fn route_error(error: &ApiError) -> ApiGatewayProxyResponse {
-    if error.status().is_server_error() {
-        let source = std::error::Error::source(error)
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        tracing::error!(error = %source, "websocket route failed");
-    }
+    error.log_if_server_error("websocket route failed");
     let mut response = route_response(error.status());
     response
         .headers

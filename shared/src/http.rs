@@ -109,12 +109,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> ApiGatewayV2h
 /// `Retry-After` on 429; 5xx details go to the log only.
 pub fn error_response(error: &ApiError) -> ApiGatewayV2httpResponse {
     let status = error.status();
-    if status.is_server_error() {
-        let source = std::error::Error::source(error)
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        tracing::error!(error = %source, "request failed");
-    }
+    error.log_if_server_error("request failed");
     let mut headers = HeaderMap::new();
     match error {
         ApiError::Unauthorized => {

@@ -165,14 +165,6 @@ pub struct RangeQuery {
     pub sk_to: String,
 }
 
-/// A server's members (base table).
-pub fn members_of(server_id: &str) -> PrefixQuery {
-    PrefixQuery {
-        pk: format!("{SERVER_PREFIX}{server_id}"),
-        sk_prefix: MEMBER_PREFIX.to_owned(),
-    }
-}
-
 /// A server's subscribed connections (base table).
 pub fn subscriptions_of(server_id: &str) -> PrefixQuery {
     PrefixQuery {
