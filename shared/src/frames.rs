@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -385,6 +385,16 @@ impl ClientFrame {
 pub fn error_frame(error: &ApiError) -> ServerFrame {
     error.log_if_server_error("websocket frame failed");
     ServerFrame::Error(ErrorFrame::from(error))
+}
+
+/// The calling socket's id from a WebSocket route event (API Gateway always sets it).
+pub fn connection_id(request: &ApiGatewayWebsocketProxyRequest) -> Result<&str, ApiError> {
+    request
+        .request_context
+        .connection_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_connection_id", "the request has no connection id"))
 }
 
 /// The response a WebSocket route (`$connect`, `$disconnect`, `$default`) gives API Gateway.

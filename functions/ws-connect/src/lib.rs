@@ -14,7 +14,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use http::StatusCode;
 use shared::error::ApiError;
-use shared::frames::{route_error, route_response};
+use shared::frames::{connection_id, route_error, route_response};
 use shared::jwt::TokenVerifier;
 use shared::model::Connection;
 use shared::store::Store;
@@ -45,12 +45,7 @@ pub async fn handle(state: &State, request: ApiGatewayWebsocketProxyRequest) -> 
 }
 
 async fn connect(state: &State, request: &ApiGatewayWebsocketProxyRequest) -> Result<(), ApiError> {
-    let connection_id = request
-        .request_context
-        .connection_id
-        .as_deref()
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApiError::bad_request("missing_connection_id", "the request has no connection id"))?;
+    let connection_id = connection_id(request)?;
     let token = match request.query_string_parameters.all("token").as_deref() {
         Some([token]) if !token.is_empty() => *token,
         _ => {

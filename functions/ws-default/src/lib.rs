@@ -20,8 +20,9 @@ mod typing;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use http::StatusCode;
 use shared::connections::{ConnectionsClient, Delivery};
-use shared::error::ApiError;
-use shared::frames::{ClientFrame, FrameError, HeartbeatAck, ServerFrame, error_frame, route_error, route_response};
+use shared::frames::{
+    ClientFrame, FrameError, HeartbeatAck, ServerFrame, connection_id, error_frame, route_error, route_response,
+};
 use shared::store::Store;
 
 /// What `$default` needs, built once per cold start.
@@ -42,16 +43,9 @@ impl State {
 
 /// Handles one client frame: answers the caller through `postToConnection`, then 200.
 pub async fn handle(state: &State, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let Some(connection_id) = request
-        .request_context
-        .connection_id
-        .as_deref()
-        .filter(|id| !id.is_empty())
-    else {
-        return route_error(&ApiError::bad_request(
-            "missing_connection_id",
-            "the request has no connection id",
-        ));
+    let connection_id = match connection_id(&request) {
+        Ok(connection_id) => connection_id,
+        Err(error) => return route_error(&error),
     };
     let replies = match parse(&request) {
         Ok(frame) => respond(state, connection_id, frame).await,

@@ -11,7 +11,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use http::StatusCode;
 use shared::error::ApiError;
-use shared::frames::{route_error, route_response};
+use shared::frames::{connection_id, route_error, route_response};
 use shared::store::Store;
 
 /// What `$disconnect` needs, built once per cold start.
@@ -31,16 +31,9 @@ impl State {
 /// Handles `$disconnect`: deletes the connection and its subscriptions, 200 (also when it was
 /// already gone). API Gateway ignores the answer; a 500 only records the failure in the logs.
 pub async fn handle(state: &State, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let Some(connection_id) = request
-        .request_context
-        .connection_id
-        .as_deref()
-        .filter(|id| !id.is_empty())
-    else {
-        return route_error(&ApiError::bad_request(
-            "missing_connection_id",
-            "the request has no connection id",
-        ));
+    let connection_id = match connection_id(&request) {
+        Ok(connection_id) => connection_id,
+        Err(error) => return route_error(&error),
     };
     match state.store.delete_connection(connection_id).await {
         Ok(()) => {
