@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -46,6 +47,9 @@ pub struct HttpApiOptions {
     pub body_limit: usize,
     /// Answer CORS preflights and add `access-control-allow-origin: *` (for a local web client).
     pub cors: bool,
+    /// How long a request body may take to arrive (API Gateway gives up after 30 s too); a
+    /// client that declares more than it sends is answered 408 instead of holding a task forever.
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpApiOptions {
@@ -53,6 +57,7 @@ impl Default for HttpApiOptions {
         Self {
             body_limit: DEFAULT_BODY_LIMIT,
             cors: true,
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -114,8 +119,14 @@ impl HttpApi {
             Ok(token) => token,
             Err(refusal) => return unauthorized(refusal),
         };
-        let Ok(body) = axum::body::to_bytes(body, self.options.body_limit).await else {
-            return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+        let read = tokio::time::timeout(
+            self.options.body_timeout,
+            axum::body::to_bytes(body, self.options.body_limit),
+        );
+        let body = match read.await {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+            Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
         };
         let event = build_event(&EventInput {
             parts: &parts,

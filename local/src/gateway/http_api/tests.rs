@@ -294,6 +294,32 @@ async fn answers_413_for_a_body_over_the_cap() {
 }
 
 #[tokio::test]
+async fn answers_408_when_the_body_never_arrives() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let options = HttpApiOptions {
+        body_timeout: Duration::from_millis(200),
+        ..HttpApiOptions::default()
+    };
+    let api = Api::start_with(ok_reply(), options, false).await;
+    let mut stream = tokio::net::TcpStream::connect(api.server.addr()).await.unwrap();
+    let head = format!(
+        "POST /servers HTTP/1.1\r\nhost: localhost\r\nauthorization: {}\r\ncontent-length: 100\r\n\r\n{{\"name\"",
+        api.pool.id_token()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(api.recorder.count(), 0);
+}
+
+#[tokio::test]
 async fn maps_the_function_result_to_the_response() {
     let reply = json!({
         "statusCode": 201,
