@@ -146,6 +146,17 @@ fn classify_cancellation(codes: &[Option<&str>]) -> Cancellation {
     }
 }
 
+/// Waits before resending the items a batch left unprocessed (DynamoDB throttled part of it);
+/// gives up as `Throttled` after five tries.
+async fn back_off_unprocessed(attempt: &mut u32) -> Result<(), StoreError> {
+    *attempt += 1;
+    if *attempt > 5 {
+        return Err(StoreError::Throttled);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(25 << *attempt)).await;
+    Ok(())
+}
+
 /// Which key set a query runs on.
 #[derive(Debug, Clone, Copy)]
 enum Index {
@@ -365,11 +376,7 @@ impl Store {
                     .and_then(|mut unprocessed| unprocessed.remove(&self.table))
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 5 {
-                        return Err(StoreError::Throttled);
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    back_off_unprocessed(&mut attempt).await?;
                 }
             }
         }
@@ -474,11 +481,7 @@ impl Store {
                     .map(|keys| keys.keys)
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 5 {
-                        return Err(StoreError::Throttled);
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    back_off_unprocessed(&mut attempt).await?;
                 }
             }
         }
